@@ -1,0 +1,109 @@
+"""Devices, seeding and the fast mode.
+
+``get_device`` picks the best accelerator (CUDA, then Apple MPS, then the CPU); the
+environment variable ``LESSONS_DEVICE`` overrides it. ``seed_everything`` is the course's one
+seeding helper. ``FAST`` is true when ``LESSONS_FAST=1``: notebooks then shrink epochs and sizes
+so the test suite runs them quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["FAST", "fast_or_full", "get_device", "resolve_device", "seed_everything"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+#: True when the environment variable ``LESSONS_FAST`` is set to 1 (tests, quick previews).
+FAST: bool = _env_flag("LESSONS_FAST")
+
+
+def fast_or_full(fast, full):
+    """Return ``fast`` in fast mode (``LESSONS_FAST=1``) and ``full`` otherwise.
+
+    Read at call time, so a test may switch the mode with ``monkeypatch.setenv``.
+
+    Examples
+    --------
+    >>> epochs = fast_or_full(2, 50)
+    """
+    return fast if _env_flag("LESSONS_FAST") else full
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def get_device() -> torch.device:
+    """The device the course computes on: ``LESSONS_DEVICE`` if set, else cuda > mps > cpu.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If ``LESSONS_DEVICE`` names a device that this machine does not have.
+    """
+    requested = os.environ.get("LESSONS_DEVICE", "").strip()
+    if requested:
+        return _checked_device(requested, source="LESSONS_DEVICE")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _checked_device(spec: str | torch.device, source: str) -> torch.device:
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"{source}={spec!r} is not a device name; use 'cpu', 'cuda', 'cuda:0' or 'mps'."
+        ) from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{source}={spec!r} asks for CUDA, but no CUDA GPU is available here.")
+    if device.type == "mps" and not _mps_available():
+        raise ValueError(f"{source}={spec!r} asks for Apple MPS, which is not available here.")
+    return device
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Turn a ``device=`` argument into a ``torch.device``; ``None`` means ``get_device()``."""
+    if device is None:
+        return get_device()
+    return _checked_device(device, source="device")
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python's ``random``, NumPy's global state and torch (CPU and every GPU).
+
+    The same seed gives the same numbers on the same device. Returns a fresh
+    ``numpy.random.Generator`` built from the seed, for code that prefers explicit generators.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer below 2**32.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}.")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - legacy global state, seeded for third-party code
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return np.random.default_rng(seed)
