@@ -39,6 +39,7 @@ __all__ = [
     "FASHION_CLASSES",
     "DataIntegrityError",
     "data_dir",
+    "fashion_mnist_available",
     "grid_centers",
     "load_digits",
     "load_fashion_mnist",
@@ -160,7 +161,7 @@ def load_digits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 8×8 handwritten digits, scaled to [0, 1].
 
-    The split is stratified and fixed: 70% train (1,257), 10% val (180), 20% test (360).
+    The split is stratified and fixed: 70% train (1,259), 10% val (179), 20% test (359).
 
     Parameters
     ----------
@@ -443,6 +444,19 @@ def _locate_or_download(
     raise DataIntegrityError(" | ".join(errors))
 
 
+def fashion_mnist_available() -> bool:
+    """True when Fashion-MNIST is on this machine (no download needed).
+
+    Notebooks use it to skip their 28×28 sections on a machine that is offline and lacks
+    Debian's ``dataset-fashion-mnist``, instead of failing.
+    """
+    cache = data_dir()
+    return all(
+        any(path.is_file() for path in _candidates(FASHION_MNIST, spec, cache))
+        for spec in FASHION_MNIST.files.values()
+    )
+
+
 @lru_cache(maxsize=4)
 def _idx_arrays(dataset: RemoteDataset, cache: Path, download: bool) -> dict[str, np.ndarray]:
     # Keyed by the cache folder too, so a changed LESSONS_DATA_DIR is honoured.
@@ -465,9 +479,9 @@ def _load_idx_dataset(
         images = np.concatenate([arrays["train_images"], arrays["test_images"]])
         labels = np.concatenate([arrays["train_labels"], arrays["test_labels"]])
     else:
-        # The validation set is a fixed, stratified 5,000 of the official training set.
+        # The validation set is a fixed, stratified twelfth (5,000) of the official training set.
         train_labels = arrays["train_labels"]
-        idx = _split_indices(train_labels, split, (5000 / len(train_labels), 0.0))
+        idx = _split_indices(train_labels, split, (1 / 12, 0.0))
         images, labels = arrays["train_images"][idx], train_labels[idx]
     return _to_tensors(images, labels, scale=255.0, binarize=binarize, device=device, dtype=dtype)
 

@@ -303,8 +303,10 @@ def scatter_2d(
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
-    colours = None if labels is None else as_numpy(labels)
-    ax.scatter(points[:, 0], points[:, 1], c=colours, s=s, alpha=alpha, cmap="tab10")
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=s, alpha=alpha)
+    else:
+        ax.scatter(points[:, 0], points[:, 1], c=as_numpy(labels), s=s, alpha=alpha, cmap="tab10")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_aspect("equal", adjustable="datalim")

@@ -166,6 +166,7 @@ def train_loop(
             idx = order[first : first + batch_size]
             metrics = step([t[idx] for t in tensors])
             for key, value in metrics.items():
+                value = value.detach() if isinstance(value, torch.Tensor) else value
                 sums[key] = sums.get(key, 0.0) + float(value)
             n_batches += 1
         history.log(**{key: total / n_batches for key, total in sums.items()})
@@ -207,10 +208,11 @@ def train_loop(
 def _versions() -> dict[str, str]:
     import lessons_lib
 
+    # "".join: torch.__version__ is a str subclass that weights_only loading refuses.
     return {
-        "lessons_lib": lessons_lib.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
+        "lessons_lib": "".join(lessons_lib.__version__),
+        "torch": "".join(torch.__version__),
+        "numpy": "".join(np.__version__),
     }
 
 

@@ -1,0 +1,93 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import lessons_lib
+from lessons_lib import device as dev
+
+
+def test_version_is_exposed():
+    assert isinstance(lessons_lib.__version__, str) and lessons_lib.__version__.count(".") == 2
+
+
+def test_get_device_honours_override(monkeypatch):
+    monkeypatch.setenv("LESSONS_DEVICE", "cpu")
+    assert dev.get_device() == torch.device("cpu")
+
+
+def test_get_device_default_order(monkeypatch):
+    monkeypatch.delenv("LESSONS_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: True)
+    assert dev.get_device().type == "mps"
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+    assert dev.get_device().type == "cpu"
+
+
+def test_get_device_prefers_cuda(monkeypatch):
+    monkeypatch.delenv("LESSONS_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(dev, "_mps_available", lambda: True)
+    assert dev.get_device().type == "cuda"
+
+
+@pytest.mark.parametrize("bad", ["gpu0", "banana"])
+def test_bad_override_is_a_clear_error(monkeypatch, bad):
+    monkeypatch.setenv("LESSONS_DEVICE", bad)
+    with pytest.raises(ValueError, match="LESSONS_DEVICE"):
+        dev.get_device()
+
+
+def test_cuda_override_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("LESSONS_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="no CUDA"):
+        dev.get_device()
+
+
+def test_resolve_device():
+    assert dev.resolve_device("cpu") == torch.device("cpu")
+    assert dev.resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_seed_everything_repeats_every_generator():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)  # noqa: NPY002
+
+    dev.seed_everything(123)
+    first = draw()
+    dev.seed_everything(123)
+    second = draw()
+    assert first[0] == second[0] and first[1] == second[1]
+    assert torch.equal(first[2], second[2])
+    dev.seed_everything(124)
+    assert draw()[0] != first[0]
+
+
+def test_seed_everything_returns_a_generator():
+    assert dev.seed_everything(5).random() == np.random.default_rng(5).random()
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "1", True])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        dev.seed_everything(bad)
+
+
+def test_fast_or_full(monkeypatch):
+    monkeypatch.setenv("LESSONS_FAST", "1")
+    assert dev.fast_or_full("fast", "full") == "fast"
+    monkeypatch.setenv("LESSONS_FAST", "0")
+    assert dev.fast_or_full("fast", "full") == "full"
+    monkeypatch.delenv("LESSONS_FAST")
+    assert dev.fast_or_full(1, 2) == 2
+
+
+@pytest.mark.cuda
+def test_seeding_repeats_on_cuda():
+    dev.seed_everything(7)
+    a = torch.rand(4, device="cuda")
+    dev.seed_everything(7)
+    assert torch.equal(a, torch.rand(4, device="cuda"))
