@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Fail loudly when pytest collects nothing (exit 5), so a run never passes vacuously.
 STRICT = rc=0; $(1) || rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; fi; exit $$rc
 
-.PHONY: setup lab notebooks test test-lib test-notebooks lint format bench lock clean
+.PHONY: setup lab notebooks test test-lib test-widgets7 test-notebooks lint format bench lock clean
 
 setup: $(STAMP)
 
@@ -28,13 +28,15 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/
 
 # Executes every notebook in full mode; executed copies and HTML go to build/ (ignored by git).
+# Widget state is not stored, so the HTML shows each widget's PNG and needs no JavaScript.
 notebooks: setup
 	mkdir -p build/notebooks
 	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
+		--ExecutePreprocessor.store_widget_state=False \
 		--output-dir build/notebooks $(NOTEBOOKS)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html build/notebooks/*.ipynb
 
-test: setup lint test-lib test-notebooks
+test: setup lint test-lib test-widgets7 test-notebooks
 
 lint: setup
 	$(BIN)/ruff check .
@@ -42,6 +44,16 @@ lint: setup
 
 test-lib: setup
 	@$(call STRICT,OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q tests)
+
+# Colab ships ipywidgets 7.7: the widget tests run again with it shadowing 8.x.
+IPYW7 := build/ipywidgets7
+test-widgets7: setup
+	@test -d $(IPYW7)/ipywidgets || $(PY) -m pip install --quiet --disable-pip-version-check \
+		--no-deps --target $(IPYW7) ipywidgets==7.7.5 ipython_genutils==0.2.0 \
+		widgetsnbextension==3.6.10 jupyterlab_widgets==1.1.11
+	@$(call STRICT,PYTHONPATH=$(IPYW7) OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider \
+		-W ignore::DeprecationWarning tests/test_widgets.py \
+		&& PYTHONPATH=$(IPYW7) $(PY) -c "import ipywidgets as w; assert w.__version__ == '7.7.5'")
 
 test-notebooks: setup
 	@$(call STRICT,LESSONS_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax \
