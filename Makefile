@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Fail loudly when pytest collects nothing (exit 5), so a run never passes vacuously.
 STRICT = rc=0; $(1) || rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; fi; exit $$rc
 
-.PHONY: setup lab notebooks test test-lib test-widgets7 test-notebooks lint format bench lock clean
+.PHONY: setup lab notebooks site exercises header test test-lib test-widgets7 test-notebooks lint format bench lock clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,18 @@ notebooks: setup
 		--ExecutePreprocessor.store_widget_state=False \
 		--output-dir build/notebooks $(NOTEBOOKS)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html build/notebooks/*.ipynb
+
+# A static course site over the executed notebooks (widgets show their PNG fallbacks).
+site: notebooks
+	$(PY) -m lessons_lib.course site
+
+# The learner's version of every notebook, solutions replaced by stubs, in build/exercises/.
+exercises: setup
+	$(PY) -m lessons_lib.course exercises
+
+# Binder and Colab badges and the Colab install cell, from pyproject's Repository URL.
+header: setup
+	$(PY) -m lessons_lib.course header
 
 test: setup lint test-lib test-widgets7 test-notebooks
 
