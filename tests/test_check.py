@@ -1,0 +1,61 @@
+"""The exercise checks accept right answers and refuse wrong ones."""
+
+import numpy as np
+from scipy.special import logsumexp
+
+from lessons_lib import check
+
+
+def log_density(X, mean, cov):
+    d = len(mean)
+    chol = np.linalg.cholesky(cov)
+    z = np.linalg.solve(chol, (X - mean).T)
+    return -0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
+
+
+def responsibilities(X, weights, means, covariances):
+    logs = np.stack(
+        [np.log(w) + log_density(X, m, c) for w, m, c in zip(weights, means, covariances)], 1
+    )
+    return np.exp(logs - logsumexp(logs, axis=1, keepdims=True))
+
+
+def em_step(X, weights, means, covariances):
+    gamma = responsibilities(X, weights, means, covariances)
+    counts = gamma.sum(0)
+    new_means = gamma.T @ X / counts[:, None]
+    new_covs = np.stack(
+        [
+            (gamma[:, k, None] * (X - new_means[k])).T @ (X - new_means[k]) / counts[k]
+            for k in range(len(counts))
+        ]
+    )
+    return counts / len(X), new_means, new_covs
+
+
+def test_right_answers_pass(capsys):
+    assert check.gaussian_log_density(log_density)
+    assert check.responsibilities(responsibilities)
+    assert check.em_step(em_step)
+    assert check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-2 * (beta * s + h))))
+    assert check.gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1))
+    assert check.reparameterize(lambda mu, lv, eps: mu + (0.5 * lv).exp() * eps)
+    assert capsys.readouterr().out.count("correct") == 6
+
+
+def test_wrong_answers_fail_with_a_hint(capsys):
+    assert not check.gaussian_log_density(lambda X, m, c: log_density(X, m, c) + 1.0)
+    assert not check.gaussian_log_density(lambda X, m, c: log_density(X, m, c)[:, None])
+    assert not check.responsibilities(lambda X, w, m, c: responsibilities(X, w, m, c) * 2)
+
+    def old_means_in_covariance(X, w, m, c):
+        weights, means, covs = em_step(X, w, m, c)
+        return weights, means, covs + 0.01
+
+    assert not check.em_step(old_means_in_covariance)
+    assert not check.em_step(lambda X, w, m, c: w)
+    assert not check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-(beta * s + h))))
+    assert not check.gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv))
+    assert not check.reparameterize(lambda mu, lv, eps: mu + lv.exp() * eps)
+    out = capsys.readouterr().out
+    assert out.count("not yet") == 8 and "correct" not in out.replace("not yet", "")
