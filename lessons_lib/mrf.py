@@ -1,0 +1,1745 @@
+"""Markov random fields on the pixel grid: Ising and Potts models, sampling, denoising, learning.
+
+Two models share one grid and one notation.
+
+* The **Ising model** on an ``H × W`` lattice of spins ``x_i ∈ {-1, +1}``::
+
+      p(x) = exp(-β E(x)) / Z,     E(x) = -J Σ_{i~j} x_i x_j - h Σ_i x_i
+
+  with nearest-neighbour pairs ``i ~ j``. :func:`ising_gibbs` samples it on a *periodic*
+  lattice (a torus) by checkerboard Gibbs sweeps; :func:`onsager_magnetization` and
+  :func:`onsager_energy` are the exact infinite-lattice answers it is checked against.
+* **Denoising** a binary image ``y`` observed through flip noise of rate ``p``: the posterior
+  over clean images ``x`` is ``p(x | y) ∝ exp(-E(x))`` with::
+
+      E(x) = -β Σ_{i~j} x_i x_j - η Σ_i x_i y_i,      η = ½ ln((1 - p) / p)
+
+  over 4-neighbour pairs with *free* boundaries (:func:`denoise_energy`). :func:`denoise`
+  minimizes it by ICM, annealed Gibbs sampling, mean-field or an exact minimum cut.
+* The **Potts model** over labels ``z_i ∈ {0, …, K-1}`` with a Gaussian colour likelihood
+  segments a photo (:func:`potts_segment`).
+
+Spins are ``±1`` numbers of any dtype; numpy in gives numpy out, a tensor gives a tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from lessons_lib.checks import (
+    ArrayLike,
+    as_numpy,
+    check_array,
+    check_binary_spins,
+    check_int,
+    check_one_of,
+    check_positive,
+    check_probability,
+)
+from lessons_lib.device import resolve_device
+
+__all__ = [
+    "BETA_CRITICAL",
+    "DENOISE_METHODS",
+    "autocorrelation",
+    "boundary_length",
+    "denoise",
+    "denoise_energy",
+    "denoise_exact",
+    "estimate_noise_rate",
+    "fit_pseudo_likelihood",
+    "flip_noise",
+    "inpaint",
+    "integrated_autocorrelation_time",
+    "ising_energy",
+    "ising_exact",
+    "ising_gibbs",
+    "magnetization",
+    "make_shapes",
+    "mean_field_marginals",
+    "min_cut_map",
+    "noise_coupling",
+    "onsager_energy",
+    "onsager_magnetization",
+    "posterior_marginals",
+    "potts_energy",
+    "potts_segment",
+    "spin_configurations",
+]
+
+#: The critical inverse temperature of the square-lattice Ising model (J = 1): ln(1 + √2) / 2.
+BETA_CRITICAL: float = 0.5 * math.log(1.0 + math.sqrt(2.0))
+
+_MAX_EXACT_SITES = 20
+_INT32_MAX = 2**31 - 1
+_COVARIANCE_FLOOR = 1e-9
+
+
+# =========================================================================== small helpers
+
+
+def _generator(seed: int | None, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device``; ``seed=None`` draws one from torch's global state."""
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+    else:
+        seed = check_int(seed, "seed", min_value=0)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False)
+
+
+def _check_beta(beta: Any, name: str = "beta") -> float:
+    if isinstance(beta, np.ndarray | torch.Tensor) and beta.ndim == 0:
+        beta = float(beta)
+    return check_positive(beta, name)
+
+
+def _check_real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    return float(value)
+
+
+def _check_couplings(J: Any) -> tuple[float, float]:
+    """``J`` as (vertical, horizontal) couplings: a number, or a pair for anisotropic models."""
+    if isinstance(J, tuple | list):
+        if len(J) != 2:
+            raise ValueError(f"J must be a number or a pair (J_vertical, J_horizontal), got {J!r}.")
+        return _check_real(J[0], "J[0]"), _check_real(J[1], "J[1]")
+    value = _check_real(J, "J")
+    return value, value
+
+
+def _check_lattice(spins: Any, name: str = "spins") -> ArrayLike:
+    check_array(spins, name, kinds="fiu")
+    if spins.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., H, W), got shape {tuple(spins.shape)}.")
+    if min(spins.shape[-2:]) < 2:
+        raise ValueError(
+            f"{name} must be at least 2×2 in its last two axes, got shape {tuple(spins.shape)}."
+        )
+    return check_binary_spins(spins, name)
+
+
+def _check_image(image: Any, name: str) -> ArrayLike:
+    """A 2-D ±1 image (numpy array or tensor)."""
+    check_array(image, name, ndim=2, kinds="fiu")
+    return check_binary_spins(image, name)
+
+
+def _float_tensor(x: ArrayLike, device: torch.device | None, dtype=torch.float32) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device=device or x.device, dtype=dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+def _device_for(x: Any, device: Any) -> torch.device:
+    """``device`` if given, else the device of a tensor input, else ``get_device()``."""
+    if device is None and isinstance(x, torch.Tensor):
+        return x.device
+    return resolve_device(device)
+
+
+def _like(result: torch.Tensor, reference: Any) -> ArrayLike:
+    """``result`` in the container and dtype of ``reference`` (numpy in, numpy out)."""
+    if isinstance(reference, torch.Tensor):
+        return result.to(dtype=reference.dtype, device=reference.device)
+    return result.detach().cpu().numpy().astype(np.asarray(reference).dtype, copy=False)
+
+
+def _per_lattice(values: torch.Tensor, reference: Any) -> Any:
+    """A float for one lattice, else an array (numpy in) or tensor of per-lattice values."""
+    if values.ndim == 0:
+        return float(values)
+    if isinstance(reference, torch.Tensor):
+        return values
+    return values.cpu().numpy()
+
+
+# =========================================================================== Ising: statistics
+
+
+def ising_energy(spins: ArrayLike, J: float | tuple[float, float] = 1.0, h: float = 0.0):
+    """Mean energy per spin on a periodic lattice, ``E(x) / N``.
+
+    ``E(x) = -J Σ_{i~j} x_i x_j - h Σ_i x_i`` over nearest-neighbour pairs of the torus (each
+    spin has two bonds: right and down).
+
+    Parameters
+    ----------
+    spins : array or Tensor, shape (..., H, W)
+        ±1 spins; leading axes index independent lattices.
+    J : float or (float, float)
+        Coupling, or (vertical, horizontal) couplings.
+    h : float
+        External field.
+
+    Returns
+    -------
+    float for one lattice; array (numpy in) or tensor of shape ``spins.shape[:-2]`` otherwise.
+    """
+    _check_lattice(spins)
+    j_vertical, j_horizontal = _check_couplings(J)
+    h = _check_real(h, "h")
+    x = _float_tensor(spins, None, torch.float64)
+    down = (x * torch.roll(x, -1, dims=-2)).mean(dim=(-2, -1))
+    right = (x * torch.roll(x, -1, dims=-1)).mean(dim=(-2, -1))
+    energy = -j_vertical * down - j_horizontal * right - h * x.mean(dim=(-2, -1))
+    return _per_lattice(energy, spins)
+
+
+def magnetization(spins: ArrayLike):
+    """Mean spin ``m = (1/N) Σ_i x_i`` of each lattice.
+
+    Parameters
+    ----------
+    spins : array or Tensor, shape (..., H, W)
+
+    Returns
+    -------
+    float for one lattice; array or tensor of shape ``spins.shape[:-2]`` otherwise.
+    """
+    _check_lattice(spins)
+    return _per_lattice(_float_tensor(spins, None, torch.float64).mean(dim=(-2, -1)), spins)
+
+
+def _check_onsager_beta(beta: Any) -> np.ndarray:
+    values = np.asarray(as_numpy(beta), dtype=np.float64)
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"beta must be finite and > 0 (an inverse temperature), got {beta!r}.")
+    return values
+
+
+def _scalar_or_array(values: np.ndarray, reference: Any):
+    return float(values) if np.ndim(reference) == 0 else values
+
+
+def onsager_magnetization(beta: float | ArrayLike, J: float = 1.0):
+    """Onsager–Yang spontaneous magnetization of the infinite square lattice.
+
+    ``m(β) = (1 - sinh(2βJ)^-4)^(1/8)`` below the critical temperature (``βJ > β_c``), 0 above.
+
+    Parameters
+    ----------
+    beta : float or array of shape (n,)
+    J : float, > 0
+
+    Returns
+    -------
+    float or ndarray of shape (n,)
+    """
+    b = _check_onsager_beta(beta) * check_positive(J, "J")
+    ordered = b > BETA_CRITICAL
+    inner = 1.0 - np.sinh(2.0 * np.where(ordered, b, 1.0)) ** -4.0
+    m = np.where(ordered, np.clip(inner, 0.0, None) ** 0.125, 0.0)
+    return _scalar_or_array(m, beta)
+
+
+def onsager_energy(beta: float | ArrayLike, J: float = 1.0):
+    """Onsager's exact mean energy per spin of the infinite square lattice (zero field).
+
+    ``u(β) = -J coth(2βJ) [1 + (2/π) (2 tanh²(2βJ) - 1) K(k²)]``, with
+    ``k = 2 sinh(2βJ) / cosh²(2βJ)`` and ``K`` the complete elliptic integral of the first kind
+    (``scipy.special.ellipk`` takes the parameter ``k²``). At ``β_c`` it equals ``-√2 J``.
+
+    Parameters
+    ----------
+    beta : float or array of shape (n,)
+    J : float, > 0
+
+    Returns
+    -------
+    float or ndarray of shape (n,)
+    """
+    from scipy.special import ellipk
+
+    J = check_positive(J, "J")
+    b = _check_onsager_beta(beta) * J
+    two_b = 2.0 * b
+    k_squared = (2.0 * np.sinh(two_b) / np.cosh(two_b) ** 2) ** 2
+    factor = 2.0 * np.tanh(two_b) ** 2 - 1.0
+    # At β_c, K diverges (logarithmically) while its factor vanishes: the product's limit is 0.
+    at_critical = np.isclose(factor, 0.0, atol=1e-15)
+    product = np.where(at_critical, 0.0, factor * ellipk(np.where(at_critical, 0.5, k_squared)))
+    u = -J / np.tanh(two_b) * (1.0 + 2.0 / np.pi * product)
+    return _scalar_or_array(u, beta)
+
+
+# =========================================================================== Ising: sampling
+
+
+def _ring_colours(n: int) -> np.ndarray:
+    """A proper colouring of the n-cycle: 0, 1, 0, 1, …, and 2 for the last site of an odd one."""
+    colours = np.arange(n) % 2
+    if n % 2 == 1:
+        colours[-1] = 2
+    return colours
+
+
+def _periodic_colour_masks(height: int, width: int, device: torch.device) -> list[torch.Tensor]:
+    """Masks of sites that share no bond on the torus: 2 (checkerboard) for even sides, else 3.
+
+    A checkerboard is a proper colouring of the torus only when both sides are even; for an odd
+    side, colour ``(c_row + c_col) mod 3`` with proper colourings of the two cycles.
+    """
+    if height % 2 == 0 and width % 2 == 0:
+        parity = (np.add.outer(np.arange(height), np.arange(width))) % 2
+        groups = [parity == 0, parity == 1]
+    else:
+        colour = np.add.outer(_ring_colours(height), _ring_colours(width)) % 3
+        groups = [colour == c for c in range(3)]
+    return [torch.as_tensor(g, device=device) for g in groups]
+
+
+def _beta_tensor(beta: Any, batch_shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """β as a tensor broadcastable to (..., H', W'): a scalar or one value per lattice."""
+    if isinstance(beta, np.ndarray | torch.Tensor | list | tuple):
+        values = torch.as_tensor(as_numpy(beta), dtype=torch.float32)
+        if values.ndim == 0:
+            return torch.tensor(_check_beta(float(values)), device=device)
+        if tuple(values.shape) != tuple(batch_shape):
+            raise ValueError(
+                f"beta must be a number or hold one value per lattice, shape "
+                f"{tuple(batch_shape)}; got shape {tuple(values.shape)}."
+            )
+        if not torch.isfinite(values).all() or (values <= 0).any():
+            raise ValueError("every beta must be finite and > 0.")
+        return values.to(device)[..., None, None]
+    return torch.tensor(_check_beta(beta), device=device)
+
+
+class _SplitLattice:
+    """A torus with even sides stored as its two checkerboard halves (int8, ``(..., H, W/2)``).
+
+    Black sites have ``(i + j)`` even. In row ``i`` the black site of column ``2j' + i % 2`` is
+    stored at ``black[i, j']`` and the white one of column ``2j' + 1 - i % 2`` at ``white[i, j']``.
+    A black site's neighbours are then ``white[i ± 1, j']`` (same stored column), ``white[i, j']``
+    and ``white[i, j' - 1]`` on even rows or ``white[i, j' + 1]`` on odd rows; a white site's are
+    the mirror image. So neighbour sums are a few slice additions on half-size arrays, and each
+    half-sweep reads and writes only the sites it updates.
+    """
+
+    def __init__(self, spins: torch.Tensor) -> None:
+        *lead, height, width = spins.shape
+        pairs = spins.reshape(*lead, height, width // 2, 2)
+        self.black = torch.empty((*lead, height, width // 2), dtype=torch.int8, device=spins.device)
+        self.white = torch.empty_like(self.black)
+        self.black[..., 0::2, :] = pairs[..., 0::2, :, 0]
+        self.black[..., 1::2, :] = pairs[..., 1::2, :, 1]
+        self.white[..., 0::2, :] = pairs[..., 0::2, :, 1]
+        self.white[..., 1::2, :] = pairs[..., 1::2, :, 0]
+        self.vertical = torch.empty_like(self.black)
+        self.horizontal = torch.empty_like(self.black)
+
+    def merged(self) -> torch.Tensor:
+        *lead, height, half = self.black.shape
+        pairs = torch.empty((*lead, height, half, 2), dtype=torch.int8, device=self.black.device)
+        pairs[..., 0::2, :, 0] = self.black[..., 0::2, :]
+        pairs[..., 1::2, :, 1] = self.black[..., 1::2, :]
+        pairs[..., 0::2, :, 1] = self.white[..., 0::2, :]
+        pairs[..., 1::2, :, 0] = self.white[..., 1::2, :]
+        return pairs.reshape(*lead, height, 2 * half)
+
+    def neighbour_sums(self, colour: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vertical and horizontal neighbour sums (int8) of the sites of ``colour`` (0 = black)."""
+        other = self.white if colour == 0 else self.black
+        up_down, sides = self.vertical, self.horizontal
+        # Rows i - 1 and i + 1, wrapping around at the top and bottom (for H = 2 both are the
+        # same row: the bond is counted twice, as on any torus of side 2).
+        torch.add(other[..., :-2, :], other[..., 2:, :], out=up_down[..., 1:-1, :])
+        torch.add(other[..., -1, :], other[..., 1, :], out=up_down[..., 0, :])
+        torch.add(other[..., -2, :], other[..., 0, :], out=up_down[..., -1, :])
+        # Black sites look left (j' - 1) on even rows and right on odd rows; white ones mirror.
+        for rows, look_left in ((slice(0, None, 2), colour == 0), (slice(1, None, 2), colour == 1)):
+            same, out = other[..., rows, :], sides[..., rows, :]
+            if look_left:
+                torch.add(same[..., 1:], same[..., :-1], out=out[..., 1:])
+                torch.add(same[..., 0], same[..., -1], out=out[..., 0])
+            else:
+                torch.add(same[..., :-1], same[..., 1:], out=out[..., :-1])
+                torch.add(same[..., -1], same[..., 0], out=out[..., -1])
+        return up_down, sides
+
+    def sites(self, colour: int) -> torch.Tensor:
+        return self.black if colour == 0 else self.white
+
+    def totals(self, j_vertical: float, j_horizontal: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-lattice Σ x_i and Σ_{i~j} J x_i x_j (every bond joins a black and a white site)."""
+        up_down, sides = self.neighbour_sums(0)
+        spin_sum = self.black.sum(dim=(-2, -1), dtype=torch.int64) + self.white.sum(
+            dim=(-2, -1), dtype=torch.int64
+        )
+        black = self.black.to(torch.int32)
+        bonds_vertical = (black * up_down).sum(dim=(-2, -1), dtype=torch.int64)
+        bonds_horizontal = (black * sides).sum(dim=(-2, -1), dtype=torch.int64)
+        return spin_sum, j_vertical * bonds_vertical + j_horizontal * bonds_horizontal
+
+
+def _update(
+    spins: torch.Tensor,
+    field: torch.Tensor,
+    beta: torch.Tensor,
+    uniform: torch.Tensor,
+    accept: torch.Tensor,
+    method: str,
+) -> None:
+    """One conditional update of ``spins`` (int8, in place) given their local fields (float32).
+
+    Heat-bath draws ``x_i = +1`` with probability ``σ(2β f_i)``; Metropolis flips ``x_i`` with
+    probability ``min(1, exp(-2β x_i f_i))``. ``field`` is overwritten.
+    """
+    if method == "heat-bath":
+        field.mul_(2.0 * beta)
+        torch.sigmoid(field, out=field)
+        torch.lt(uniform, field, out=accept)
+        spins.copy_(accept)
+        spins.mul_(2).sub_(1)
+    else:
+        field.mul_(spins)
+        field.mul_(-2.0 * beta)
+        field.exp_()
+        torch.lt(uniform, field, out=accept)
+        spins.mul_(1 - 2 * accept.to(torch.int8))
+
+
+def _split_sweeps(
+    lattice: _SplitLattice,
+    beta: torch.Tensor,
+    couplings: tuple[float, float],
+    h: float,
+    method: str,
+    n_sweeps: int,
+    gen: torch.Generator,
+    trace: dict | None,
+    progress: bool,
+) -> None:
+    j_vertical, j_horizontal = couplings
+    isotropic = j_vertical == j_horizontal
+    field = torch.empty(lattice.black.shape, dtype=torch.float32, device=lattice.black.device)
+    uniform = torch.empty_like(field)
+    accept = torch.empty(field.shape, dtype=torch.bool, device=field.device)
+    n_sites = 2 * lattice.black.shape[-1] * lattice.black.shape[-2]
+    for _ in _progress(range(n_sweeps), progress, "Gibbs sweeps"):
+        for colour in (0, 1):
+            up_down, sides = lattice.neighbour_sums(colour)
+            if isotropic:
+                up_down.add_(sides)  # the sum of four ±1 fits in int8
+                field.copy_(up_down)
+                if j_vertical != 1.0:
+                    field.mul_(j_vertical)
+            else:
+                field.copy_(up_down).mul_(j_vertical).add_(sides, alpha=j_horizontal)
+            if h != 0.0:
+                field.add_(h)
+            uniform.uniform_(generator=gen)
+            _update(lattice.sites(colour), field, beta, uniform, accept, method)
+        if trace is not None:
+            spin_sum, bond_sum = lattice.totals(j_vertical, j_horizontal)
+            trace["magnetization"].append(spin_sum / n_sites)
+            trace["energy"].append(-(bond_sum + h * spin_sum) / n_sites)
+
+
+def _masked_sweeps(
+    spins: torch.Tensor,
+    beta: torch.Tensor,
+    couplings: tuple[float, float],
+    h: float,
+    method: str,
+    n_sweeps: int,
+    gen: torch.Generator,
+    trace: dict | None,
+    progress: bool,
+) -> torch.Tensor:
+    """Colour-by-colour sweeps on the full lattice (any size; used when a side is odd)."""
+    j_vertical, j_horizontal = couplings
+    x = spins.to(torch.float32)
+    masks = _periodic_colour_masks(x.shape[-2], x.shape[-1], x.device)
+    for _ in _progress(range(n_sweeps), progress, "Gibbs sweeps"):
+        for mask in masks:
+            vertical = torch.roll(x, 1, -2) + torch.roll(x, -1, -2)
+            horizontal = torch.roll(x, 1, -1) + torch.roll(x, -1, -1)
+            field = j_vertical * vertical + j_horizontal * horizontal + h
+            uniform = torch.rand(x.shape, generator=gen, device=x.device)
+            if method == "heat-bath":
+                new = torch.where(uniform < torch.sigmoid(2.0 * beta * field), 1.0, -1.0)
+            else:
+                new = torch.where(uniform < torch.exp(-2.0 * beta * x * field), -x, x)
+            x = torch.where(mask, new, x)
+        if trace is not None:
+            down = (x * torch.roll(x, -1, -2)).sum(dim=(-2, -1))
+            right = (x * torch.roll(x, -1, -1)).sum(dim=(-2, -1))
+            n_sites = x.shape[-1] * x.shape[-2]
+            spin_sum = x.sum(dim=(-2, -1))
+            trace["magnetization"].append(spin_sum / n_sites)
+            trace["energy"].append(
+                -(j_vertical * down + j_horizontal * right + h * spin_sum) / n_sites
+            )
+    return x.to(torch.int8)
+
+
+def ising_gibbs(
+    spins_or_shape: ArrayLike | Sequence[int],
+    beta: float | ArrayLike,
+    n_sweeps: int,
+    h: float = 0.0,
+    J: float | tuple[float, float] = 1.0,
+    method: str = "heat-bath",
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    *,
+    trace: bool = False,
+    progress: bool = False,
+):
+    """Sample the Ising model on a periodic lattice by checkerboard Gibbs sweeps.
+
+    The target is ``p(x) ∝ exp(-β E(x))`` with ``E(x) = -J Σ_{i~j} x_i x_j - h Σ_i x_i`` on a
+    torus. The sites of one colour of a checkerboard share no bond, so they are conditionally
+    independent given the other colour and are all updated at once; a sweep updates both colours
+    (for a lattice with an odd side, a checkerboard does not colour the torus properly, and three
+    colours are used instead).
+
+    Parameters
+    ----------
+    spins_or_shape : sequence of int, or array / Tensor of shape (..., H, W)
+        A shape ``(..., H, W)`` starts from independent uniform ±1 spins; a ±1 array or tensor is
+        the starting state to continue from. Leading axes hold independent lattices. Below the
+        critical temperature, start from an ordered state (e.g. ``torch.ones(shape)``) to
+        measure equilibrium: from random spins the lattice coarsens slowly and can stay stuck
+        for thousands of sweeps with domain walls across the torus (stripes).
+    beta : float or array of shape ``spins.shape[:-2]``
+        Inverse temperature (> 0); one value per lattice is allowed.
+    n_sweeps : int
+        Number of sweeps (each updates every spin once).
+    h : float
+        External field.
+    J : float or (float, float)
+        Coupling, or (vertical, horizontal) couplings; ``J < 0`` is an antiferromagnet.
+    method : {"heat-bath", "metropolis"}
+        Heat-bath draws each spin from its conditional; Metropolis proposes a flip and accepts it
+        with probability ``min(1, exp(-β ΔE))``. On lattices with a side shorter than 4,
+        checkerboard Metropolis is not ergodic (a warning says so): use heat-bath there.
+    seed : int, optional
+        Seed of the random numbers (same seed, same device: same result).
+    device : str or torch.device, optional
+        Where to compute; default: the input tensor's device, else ``get_device()``.
+    trace : bool
+        Also return per-sweep ``{"magnetization", "energy"}`` (energy per spin), each of shape
+        ``(n_sweeps, ...)`` (numpy for numpy input, else tensors).
+    progress : bool
+        Show a progress bar over the sweeps.
+
+    Returns
+    -------
+    spins : Tensor (or ndarray for ndarray input) of shape (..., H, W)
+        The final ±1 spins: float32 for a shape, else the input's dtype.
+    trace : dict, only when ``trace=True``
+
+    Raises
+    ------
+    ValueError
+        Non-binary spins, ``beta <= 0``, a side shorter than 2, an unknown method.
+    """
+    check_one_of(method, "method", ("heat-bath", "metropolis"))
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=0)
+    couplings = _check_couplings(J)
+    h = _check_real(h, "h")
+    is_shape = not isinstance(spins_or_shape, np.ndarray | torch.Tensor)
+    if is_shape:
+        shape = _check_shape(spins_or_shape)
+    else:
+        _check_lattice(spins_or_shape, "spins_or_shape")
+        shape = tuple(spins_or_shape.shape)
+    if method == "metropolis" and min(shape[-2:]) < 4:
+        warnings.warn(
+            f"Metropolis with colour-by-colour updates is not ergodic on a lattice as small as "
+            f"{shape[-2]}×{shape[-1]} (flips with ΔE = 0 are forced, and the chain cycles among "
+            "subsets of states): its averages can be wrong. Use method='heat-bath' here.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    dev = _device_for(spins_or_shape, device)
+    beta_t = _beta_tensor(beta, torch.Size(shape[:-2]), dev)
+    gen = _generator(seed, dev)
+    if is_shape:
+        start = torch.randint(0, 2, shape, generator=gen, device=dev, dtype=torch.int8) * 2 - 1
+    else:
+        start = _float_tensor(spins_or_shape, dev).to(torch.int8)
+    record = {"magnetization": [], "energy": []} if trace else None
+    height, width = shape[-2:]
+    if height % 2 == 0 and width % 2 == 0:
+        lattice = _SplitLattice(start)
+        _split_sweeps(lattice, beta_t, couplings, h, method, n_sweeps, gen, record, progress)
+        final = lattice.merged()
+    else:
+        final = _masked_sweeps(start, beta_t, couplings, h, method, n_sweeps, gen, record, progress)
+    result = final.to(torch.float32) if is_shape else _like(final, spins_or_shape)
+    if not trace:
+        return result
+    history = {}
+    for key, values in record.items():
+        stacked = (
+            torch.stack(values).to(torch.float64)
+            if values
+            else torch.zeros((0, *shape[:-2]), dtype=torch.float64)
+        )
+        history[key] = stacked.cpu().numpy() if isinstance(spins_or_shape, np.ndarray) else stacked
+    return result, history
+
+
+def _check_shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, int) or not isinstance(shape, Sequence | torch.Size):
+        raise TypeError(
+            f"spins_or_shape must be a shape such as (64, 64) or a ±1 array, got {shape!r}."
+        )
+    dims = tuple(check_int(s, "spins_or_shape[k]", min_value=1) for s in shape)
+    if len(dims) < 2 or min(dims[-2:]) < 2:
+        raise ValueError(f"spins_or_shape must be (..., H, W) with H, W >= 2, got {shape!r}.")
+    return dims
+
+
+# =========================================================================== exact enumeration
+
+
+def spin_configurations(n_sites: int) -> np.ndarray:
+    """Every configuration of ``n_sites`` ±1 spins.
+
+    Parameters
+    ----------
+    n_sites : int, at most 20
+
+    Returns
+    -------
+    ndarray, shape (2**n_sites, n_sites), int8
+        Row ``k`` holds the binary digits of ``k`` (most significant first) as -1/+1.
+    """
+    n_sites = check_int(n_sites, "n_sites", min_value=1)
+    if n_sites > _MAX_EXACT_SITES:
+        raise ValueError(
+            f"n_sites={n_sites} gives 2**{n_sites} configurations; exact enumeration is limited "
+            f"to {_MAX_EXACT_SITES} sites."
+        )
+    codes = np.arange(2**n_sites, dtype=np.int64)[:, None]
+    bits = (codes >> np.arange(n_sites - 1, -1, -1)) & 1
+    return (2 * bits - 1).astype(np.int8)
+
+
+def _exact_summary(states: np.ndarray, log_weights: np.ndarray) -> dict[str, Any]:
+    """Normalize ``log_weights`` over ``states`` (K, H, W) and return the exact moments."""
+    log_z = float(np.logaddexp.reduce(log_weights))
+    probs = np.exp(log_weights - log_z)
+    flat = states.reshape(len(states), -1).astype(np.float64)
+    return {
+        "log_partition": log_z,
+        "probabilities": probs,
+        "marginals": (probs @ (flat > 0)).reshape(states.shape[1:]),
+        "correlations": flat.T @ (probs[:, None] * flat),
+    }
+
+
+def ising_exact(
+    shape: tuple[int, int], beta: float, h: float = 0.0, J: float | tuple[float, float] = 1.0
+) -> dict[str, Any]:
+    """Exact Ising expectations on a tiny periodic lattice, by summing over all ``2**N`` states.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (H, W) with H·W <= 20, each side >= 2 (a side of 2 counts its wrap-around bond twice, as
+        the sampler does).
+    beta, h, J
+        As in :func:`ising_gibbs`.
+
+    Returns
+    -------
+    dict with
+        ``states`` (2**N, H, W) int8; ``probabilities`` (2**N,); ``log_partition`` (float);
+        ``energy`` (mean energy per spin), ``magnetization`` (E[m]), ``abs_magnetization``
+        (E[|m|]), ``magnetization_squared`` (E[m²]); ``marginals`` (H, W) P(x_i = +1);
+        ``correlations`` (N, N) E[x_i x_j] with sites in row-major order.
+    """
+    height, width = _check_shape(shape)[-2:]
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (H, W), got {shape!r}.")
+    beta = _check_beta(beta)
+    states = spin_configurations(height * width).reshape(-1, height, width)
+    energies = np.asarray(ising_energy(states, J=J, h=h))  # per spin
+    m = states.reshape(len(states), -1).mean(axis=1, dtype=np.float64)
+    summary = _exact_summary(states, -beta * energies * height * width)
+    probs = summary["probabilities"]
+    summary.update(
+        states=states,
+        energy=float(probs @ energies),
+        magnetization=float(probs @ m),
+        abs_magnetization=float(probs @ np.abs(m)),
+        magnetization_squared=float(probs @ m**2),
+    )
+    return summary
+
+
+# =========================================================================== denoising: energy
+
+
+def noise_coupling(noise_rate: float) -> float:
+    """``η = ½ ln((1 - p) / p)``: how strongly a pixel of flip noise of rate ``p`` is trusted.
+
+    Under flip noise, ``p(y_i | x_i) = (1 - p)`` if ``y_i = x_i`` else ``p``, which equals
+    ``exp(η x_i y_i) / (2 cosh η)``.
+    """
+    p = check_probability(noise_rate, "noise_rate", low=0.0, high=0.5)
+    return 0.5 * math.log((1.0 - p) / p)
+
+
+def _free_pairs_sum(x: torch.Tensor) -> torch.Tensor:
+    """Σ_{i~j} x_i x_j over 4-neighbour pairs inside the image (free boundaries), per image."""
+    vertical = (x[..., 1:, :] * x[..., :-1, :]).sum(dim=(-2, -1))
+    horizontal = (x[..., :, 1:] * x[..., :, :-1]).sum(dim=(-2, -1))
+    return vertical + horizontal
+
+
+def _free_neighbour_sum(x: torch.Tensor) -> torch.Tensor:
+    """Σ_{j~i} x_j for every pixel, free boundaries (edge pixels have fewer neighbours)."""
+    total = torch.zeros_like(x)
+    total[..., 1:, :] += x[..., :-1, :]
+    total[..., :-1, :] += x[..., 1:, :]
+    total[..., :, 1:] += x[..., :, :-1]
+    total[..., :, :-1] += x[..., :, 1:]
+    return total
+
+
+def _free_colour_masks(height: int, width: int, device: torch.device) -> list[torch.Tensor]:
+    """The two checkerboard colours (a proper colouring of the grid with free boundaries)."""
+    parity = torch.as_tensor(np.add.outer(np.arange(height), np.arange(width)) % 2, device=device)
+    return [parity == 0, parity == 1]
+
+
+def _check_denoise_args(noisy: Any, beta: Any, noise_rate: Any) -> tuple[float, float]:
+    _check_image(noisy, "noisy")
+    return _check_beta(beta), noise_coupling(noise_rate)
+
+
+def denoise_energy(x: ArrayLike, noisy: ArrayLike, beta: float, noise_rate: float) -> float:
+    """The posterior energy every denoising method minimizes.
+
+    ``E(x) = -β Σ_{i~j} x_i x_j - η Σ_i x_i y_i`` over 4-neighbour pairs with free (non-periodic)
+    boundaries, ``η = ½ ln((1 - p) / p)``; ``p(x | y) ∝ exp(-E(x))``.
+
+    Parameters
+    ----------
+    x, noisy : array or Tensor, shape (H, W)
+        ±1 images (a candidate clean image and the observation ``y``).
+    beta : float, > 0
+    noise_rate : float in (0, 0.5)
+
+    Returns
+    -------
+    float
+    """
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    _check_image(x, "x")
+    if tuple(x.shape) != tuple(noisy.shape):
+        raise ValueError(f"x has shape {tuple(x.shape)} but noisy has {tuple(noisy.shape)}.")
+    x_t = _float_tensor(x, torch.device("cpu"), torch.float64)
+    y_t = _float_tensor(noisy, torch.device("cpu"), torch.float64)
+    return float(-beta * _free_pairs_sum(x_t) - eta * (x_t * y_t).sum())
+
+
+def flip_noise(image: ArrayLike, noise_rate: float, seed: int | None = None) -> ArrayLike:
+    """Flip each pixel of a ±1 image independently with probability ``noise_rate``.
+
+    Parameters
+    ----------
+    image : array or Tensor, shape (..., H, W), values ±1
+    noise_rate : float in [0, 1]
+    seed : int, optional
+
+    Returns
+    -------
+    The noisy image, same type, shape and dtype.
+    """
+    check_array(image, "image", kinds="fiu")
+    check_binary_spins(image, "image")
+    p = check_probability(noise_rate, "noise_rate", inclusive=True)
+    dev = image.device if isinstance(image, torch.Tensor) else torch.device("cpu")
+    gen = _generator(seed, dev)
+    x = _float_tensor(image, dev)
+    flips = torch.rand(x.shape, generator=gen, device=dev) < p
+    return _like(torch.where(flips, -x, x), image)
+
+
+def denoise_exact(noisy: ArrayLike, beta: float, noise_rate: float) -> dict[str, Any]:
+    """Exact posterior of a tiny noisy image (at most 20 pixels), by enumeration.
+
+    Returns
+    -------
+    dict with ``map`` (H, W) the minimum-energy image, ``min_energy``, ``marginals`` (H, W)
+    ``P(x_i = +1 | y)``, ``log_partition`` and ``probabilities`` (2**N,) over
+    ``spin_configurations(N)``.
+    """
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    height, width = noisy.shape
+    states = spin_configurations(height * width).reshape(-1, height, width)
+    x = torch.as_tensor(states, dtype=torch.float64)
+    y = _float_tensor(noisy, torch.device("cpu"), torch.float64)
+    energies = (-beta * _free_pairs_sum(x) - eta * (x * y).sum(dim=(-2, -1))).numpy()
+    summary = _exact_summary(states, -energies)
+    best = int(np.argmin(energies))
+    summary.update(map=states[best].astype(np.float64), min_energy=float(energies[best]))
+    return summary
+
+
+# =========================================================================== denoising: methods
+
+
+def _icm(x: torch.Tensor, field: torch.Tensor, beta: float, max_sweeps: int) -> torch.Tensor:
+    """Iterated conditional modes, one checkerboard colour at a time, until nothing changes.
+
+    Given the other colour, the energy is a sum of independent terms ``-x_i f_i`` over the sites
+    of one colour, each minimized by ``x_i = sign(f_i)``: so no update raises the energy (ties
+    keep the current value).
+    """
+    masks = _free_colour_masks(x.shape[-2], x.shape[-1], x.device)
+    for _ in range(max_sweeps):
+        changed = False
+        for mask in masks:
+            local = beta * _free_neighbour_sum(x) + field
+            best = torch.where(local > 0, 1.0, torch.where(local < 0, -1.0, x))
+            new = torch.where(mask, best, x)
+            changed = changed or bool((new != x).any())
+            x = new
+        if not changed:
+            break
+    return x
+
+
+def _gibbs_free(
+    x: torch.Tensor,
+    field: torch.Tensor,
+    beta: float,
+    temperatures: Sequence[float],
+    gen: torch.Generator,
+    *,
+    free: torch.Tensor | None = None,
+    accumulate: bool = False,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Checkerboard Gibbs sweeps of ``exp(-E(x) / T)`` on a free-boundary grid, one per T.
+
+    ``E(x) = -β Σ x_i x_j - Σ_i f_i x_i`` with ``f = field``. Only sites where ``free`` is true
+    change. With ``accumulate``, also returns the Rao–Blackwellized estimate of
+    ``P(x_i = +1)``: the mean over sweeps of each site's conditional probability.
+    """
+    masks = _free_colour_masks(x.shape[-2], x.shape[-1], x.device)
+    if free is not None:
+        masks = [mask & free for mask in masks]
+    total = torch.zeros_like(x) if accumulate else None
+    for temperature in _progress(temperatures, progress, "Gibbs sweeps"):
+        for mask in masks:
+            local = beta * _free_neighbour_sum(x) + field
+            prob_plus = torch.sigmoid(2.0 * local / temperature)
+            uniform = torch.rand(x.shape, generator=gen, device=x.device)
+            x = torch.where(mask, torch.where(uniform < prob_plus, 1.0, -1.0), x)
+            if total is not None:
+                total += torch.where(mask, prob_plus, 0.0)
+    if total is not None:
+        total /= max(len(temperatures), 1)
+    return x, total
+
+
+def _mean_field(
+    field: torch.Tensor, beta: float, start: torch.Tensor, max_sweeps: int, tol: float
+) -> torch.Tensor:
+    """Mean-field means ``m_i = tanh(β Σ_{j~i} m_j + f_i)``, updated one colour at a time.
+
+    Colour-by-colour updates are exact coordinate ascent on the mean-field objective, so they
+    converge (a parallel update of all sites can oscillate between two states).
+    """
+    masks = _free_colour_masks(field.shape[-2], field.shape[-1], field.device)
+    m = start.clone()
+    for _ in range(max_sweeps):
+        before = m
+        for mask in masks:
+            m = torch.where(mask, torch.tanh(beta * _free_neighbour_sum(m) + field), m)
+        if float((m - before).abs().max()) < tol:
+            break
+    return m
+
+
+def _cut_solve(
+    noisy: np.ndarray, pairs: np.ndarray, unary: int, pair: int
+) -> tuple[np.ndarray, int, int]:
+    """Minimize ``unary·A(x) + pair·B(x)`` exactly by a minimum s–t cut (integer capacities).
+
+    ``A`` counts pixels that disagree with ``noisy`` and ``B`` neighbour pairs that disagree.
+    Source side = +1. A pixel observed +1 hangs from the source by ``unary`` (cut if it ends on
+    the sink side, i.e. x_i = -1); one observed -1 hangs on the sink. Returns (x, A, B).
+    """
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+    n = noisy.size
+    source, sink = n, n + 1
+    y = noisy.ravel()
+    plus, minus = np.flatnonzero(y > 0), np.flatnonzero(y < 0)
+    rows = np.concatenate([np.full(plus.size, source), minus, pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([plus, np.full(minus.size, sink), pairs[:, 1], pairs[:, 0]])
+    caps = np.concatenate(
+        [np.full(n, unary, dtype=np.int64), np.full(2 * len(pairs), pair, dtype=np.int64)]
+    )
+    capacity = csr_array((caps.astype(np.int32), (rows, cols)), shape=(n + 2, n + 2))
+    flow = maximum_flow(capacity, source, sink).flow
+    residual = csr_array(capacity - flow)
+    residual.data = (residual.data > 0).astype(np.int32)
+    residual.eliminate_zeros()
+    reachable = breadth_first_order(residual, source, directed=True, return_predecessors=False)
+    x = -np.ones(n, dtype=np.int8)
+    x[reachable[reachable < n]] = 1
+    disagree_pixels = int((x != y).sum())
+    disagree_pairs = int((x[pairs[:, 0]] != x[pairs[:, 1]]).sum())
+    return x.reshape(noisy.shape), disagree_pixels, disagree_pairs
+
+
+def _grid_pairs(height: int, width: int) -> np.ndarray:
+    index = np.arange(height * width).reshape(height, width)
+    vertical = np.stack([index[:-1].ravel(), index[1:].ravel()], axis=1)
+    horizontal = np.stack([index[:, :-1].ravel(), index[:, 1:].ravel()], axis=1)
+    return np.concatenate([vertical, horizontal])
+
+
+def min_cut_map(noisy: ArrayLike, beta: float, noise_rate: float) -> tuple[ArrayLike, float]:
+    """The exact MAP image (minimum of :func:`denoise_energy`) by a minimum cut, with a proof.
+
+    Up to a constant, ``E(x) = 2η A(x) + 2β B(x)``, with ``A`` the number of pixels where ``x``
+    disagrees with ``y`` and ``B`` the number of disagreeing neighbour pairs, so minimizing ``E``
+    is minimizing ``A + r B`` with ``r = β / η``. ``scipy.sparse.csgraph.maximum_flow`` needs
+    int32 capacities, so it solves the problem exactly for the two nearest ratios
+    ``ρ₋ ≤ r ≤ ρ₊`` representable as ``b / a`` (``a`` as large as int32 flows allow). If both
+    give the same ``(A, B)``, that image is optimal for every ratio in between, ``r`` included
+    (each inequality ``A(x) + ρ B(x) ≤ A(x') + ρ B(x')`` holds at both ends, hence between):
+    the gap is 0. Otherwise the better of the two is returned with a certified bound, from the
+    concavity of ``f(ρ) = min_x A(x) + ρ B(x)``.
+
+    Parameters
+    ----------
+    noisy : array or Tensor, shape (H, W), values ±1
+    beta : float, > 0
+    noise_rate : float in (0, 0.5)
+
+    Returns
+    -------
+    x : same type as ``noisy``, shape (H, W)
+        A minimum-energy image.
+    gap : float
+        Certified bound on ``denoise_energy(x) - min denoise_energy`` (0.0 when proven optimal).
+    """
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    y = np.where(as_numpy(noisy) > 0, 1, -1).astype(np.int8)
+    pairs = _grid_pairs(*y.shape)
+    ratio = beta / eta
+    unary = max(1, min(_INT32_MAX // (y.size + 1), int(_INT32_MAX // max(ratio, 1e-300)) - 1))
+    scaled = ratio * unary
+    low, high = math.floor(scaled), math.ceil(scaled)
+    solutions = []
+    for pair in sorted({low, high}):
+        x, a_count, b_count = _cut_solve(y, pairs, unary, pair)
+        solutions.append((pair / unary, x, a_count, b_count))
+    energies = [2 * eta * a + 2 * beta * b for _, _, a, b in solutions]
+    best = int(np.argmin(energies))
+    gap = 0.0
+    if len(solutions) == 2 and solutions[0][2:] != solutions[1][2:]:
+        (rho_lo, _, a_lo, b_lo), (rho_hi, _, a_hi, b_hi) = solutions
+        weight = (rho_hi - ratio) / (rho_hi - rho_lo)
+        lower = weight * (a_lo + rho_lo * b_lo) + (1 - weight) * (a_hi + rho_hi * b_hi)
+        gap = max(0.0, energies[best] - 2 * eta * lower)
+    x_best = torch.as_tensor(solutions[best][1].astype(np.float32))
+    return _like(x_best, noisy), gap
+
+
+def _anneal_schedule(n_sweeps: int, t_start: float, t_end: float) -> list[float]:
+    if n_sweeps == 1:
+        return [t_end]
+    ratio = (t_end / t_start) ** (1.0 / (n_sweeps - 1))
+    return [t_start * ratio**k for k in range(n_sweeps)]
+
+
+def posterior_marginals(
+    noisy: ArrayLike,
+    beta: float,
+    noise_rate: float,
+    n_sweeps: int = 200,
+    burn_in: int = 50,
+    n_chains: int = 4,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> ArrayLike:
+    """Posterior marginals ``P(x_i = +1 | y)`` by Gibbs sampling at temperature 1.
+
+    ``n_chains`` chains start from ``y``, run ``burn_in`` sweeps, then average each pixel's
+    conditional probability ``σ(2 (β Σ_{j~i} x_j + η y_i))`` over ``n_sweeps`` sweeps (a
+    Rao–Blackwellized estimate: less noisy than counting the sampled values).
+
+    Returns
+    -------
+    array or Tensor (like ``noisy``), shape (H, W), float, in [0, 1]
+    """
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    burn_in = check_int(burn_in, "burn_in", min_value=0)
+    n_chains = check_int(n_chains, "n_chains", min_value=1)
+    dev = _device_for(noisy, device)
+    gen = _generator(seed, dev)
+    y = _float_tensor(noisy, dev)
+    field = eta * y
+    x = y.expand(n_chains, *y.shape).clone()
+    x, _ = _gibbs_free(x, field, beta, [1.0] * burn_in, gen, progress=progress)
+    _, total = _gibbs_free(
+        x, field, beta, [1.0] * n_sweeps, gen, accumulate=True, progress=progress
+    )
+    marginals = total.mean(dim=0)
+    if isinstance(noisy, torch.Tensor):
+        return marginals
+    return marginals.cpu().numpy().astype(np.float64)
+
+
+def mean_field_marginals(
+    noisy: ArrayLike,
+    beta: float,
+    noise_rate: float,
+    n_iter: int = 200,
+    tol: float = 1e-6,
+    device: str | torch.device | None = None,
+) -> ArrayLike:
+    """Mean-field approximation of ``P(x_i = +1 | y)``: ``q_i = (1 + m_i) / 2`` with
+    ``m_i = tanh(β Σ_{j~i} m_j + η y_i)``, iterated from ``m = y`` to a fixed point.
+
+    Returns
+    -------
+    array or Tensor (like ``noisy``), shape (H, W), float, in [0, 1]
+    """
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    n_iter = check_int(n_iter, "n_iter", min_value=1)
+    dev = _device_for(noisy, device)
+    y = _float_tensor(noisy, dev, torch.float64)
+    m = _mean_field(eta * y, beta, y, n_iter, tol)
+    q = (1.0 + m) / 2.0
+    return q if isinstance(noisy, torch.Tensor) else q.cpu().numpy()
+
+
+DENOISE_METHODS = ("icm", "gibbs", "mpm", "mean-field", "min-cut")
+
+
+def denoise(
+    noisy: ArrayLike,
+    beta: float,
+    noise_rate: float,
+    method: str = "icm",
+    *,
+    n_iter: int = 100,
+    n_sweeps: int = 300,
+    burn_in: int = 50,
+    t_start: float = 4.0,
+    t_end: float = 0.05,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> ArrayLike:
+    """Restore a binary image seen through flip noise, under an Ising prior.
+
+    Every method targets the posterior ``p(x | y) ∝ exp(-E(x))`` of :func:`denoise_energy`.
+
+    * ``"icm"``: iterated conditional modes from ``x = y``; each site takes its most probable
+      value given its neighbours. A local minimum; never raises the energy.
+    * ``"gibbs"``: simulated annealing: Gibbs sweeps of ``exp(-E / T)`` with ``T`` lowered
+      geometrically from ``t_start`` to ``t_end`` over ``n_sweeps``, then ICM (``T → 0``).
+      Approximates the MAP.
+    * ``"mpm"``: maximum posterior marginals: ``x_i = +1`` where ``P(x_i = +1 | y) > ½``,
+      estimated by Gibbs sampling at ``T = 1`` (:func:`posterior_marginals`). This minimizes the
+      expected number of wrong pixels, not the energy.
+    * ``"mean-field"``: the sign of the mean-field means (:func:`mean_field_marginals`).
+    * ``"min-cut"``: the exact MAP, by a minimum cut (:func:`min_cut_map`).
+
+    Parameters
+    ----------
+    noisy : array or Tensor, shape (H, W)
+        The observed ±1 image ``y``.
+    beta : float, > 0
+        Coupling of the Ising prior.
+    noise_rate : float in (0, 0.5)
+        Flip probability ``p`` of the noise.
+    method : {"icm", "gibbs", "mpm", "mean-field", "min-cut"}
+    n_iter : int
+        Maximum sweeps of ICM and mean-field.
+    n_sweeps, burn_in : int
+        Gibbs sweeps (annealing or averaging) and, for ``"mpm"``, burn-in sweeps.
+    t_start, t_end : float
+        Annealing temperatures.
+    seed : int, optional
+        For the Gibbs methods.
+    device : optional
+        Default: the tensor's device, else ``get_device()``.
+    progress : bool
+        Progress bar over Gibbs sweeps.
+
+    Returns
+    -------
+    The restored ±1 image, same type, shape and dtype as ``noisy``.
+
+    Raises
+    ------
+    ValueError
+        A non-binary image, ``beta <= 0``, ``noise_rate`` outside (0, 0.5), unknown method.
+    """
+    check_one_of(method, "method", DENOISE_METHODS)
+    beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    n_iter = check_int(n_iter, "n_iter", min_value=1)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    if method == "min-cut":
+        return min_cut_map(noisy, beta, noise_rate)[0]
+    if method == "mpm":
+        marginals = posterior_marginals(
+            noisy, beta, noise_rate, n_sweeps, burn_in, seed=seed, device=device, progress=progress
+        )
+        q = _float_tensor(marginals, None)
+        y = _float_tensor(noisy, q.device)
+        return _like(torch.where(q > 0.5, 1.0, torch.where(q < 0.5, -1.0, y)), noisy)
+    dev = _device_for(noisy, device)
+    y = _float_tensor(noisy, dev)
+    field = eta * y
+    if method == "icm":
+        x = _icm(y, field, beta, n_iter)
+    elif method == "mean-field":
+        m = _mean_field(field.double(), beta, y.double(), n_iter, 1e-6).float()
+        x = torch.where(m > 0, 1.0, torch.where(m < 0, -1.0, y))
+    else:
+        check_positive(t_start, "t_start")
+        check_positive(t_end, "t_end")
+        gen = _generator(seed, dev)
+        temperatures = _anneal_schedule(n_sweeps, t_start, t_end)
+        x, _ = _gibbs_free(y.clone(), field, beta, temperatures, gen, progress=progress)
+        x = _icm(x, field, beta, n_iter)
+    return _like(x, noisy)
+
+
+def estimate_noise_rate(
+    noisy: ArrayLike,
+    beta: float,
+    init: float = 0.25,
+    n_iter: int = 15,
+    method: str = "gibbs",
+    n_sweeps: int = 60,
+    burn_in: int = 20,
+    tol: float = 1e-4,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> tuple[float, list[float]]:
+    """Estimate the flip-noise rate ``p`` from the noisy image alone, by EM.
+
+    The clean image ``x`` is the hidden variable. E-step: the posterior marginals
+    ``q_i = P(x_i = +1 | y; β, p_t)``. M-step: ``p_{t+1}`` maximizes the expected complete
+    log-likelihood ``E[#disagreements] log p + E[#agreements] log(1 - p)``, so it is the expected
+    fraction of flipped pixels, ``(1/N) Σ_i (1 - (2q_i - 1) y_i) / 2``.
+
+    Parameters
+    ----------
+    noisy : array or Tensor, shape (H, W), values ±1
+    beta : float, > 0
+        Prior coupling (e.g. from :func:`fit_pseudo_likelihood` on clean images).
+    init : float in (0, 0.5)
+        Starting noise rate.
+    n_iter : int
+        Maximum EM iterations.
+    method : {"gibbs", "mean-field"}
+        How the E-step computes the marginals (Gibbs: Monte-Carlo EM).
+    n_sweeps, burn_in : int
+        Gibbs sweeps per E-step.
+    tol : float
+        Stop when ``p`` moves less than this.
+
+    Returns
+    -------
+    noise_rate : float
+    history : list of float
+        ``p`` after each iteration (the first entry is ``init``).
+    """
+    check_one_of(method, "method", ("gibbs", "mean-field"))
+    _check_denoise_args(noisy, beta, 0.25)
+    check_probability(init, "init", low=0.0, high=0.5)
+    n_iter = check_int(n_iter, "n_iter", min_value=1)
+    dev = _device_for(noisy, device)
+    y = _float_tensor(noisy, dev, torch.float64)
+    rate, history = float(init), [float(init)]
+    seeds = np.random.default_rng(seed).integers(0, 2**31, size=n_iter)
+    for it in _progress(range(n_iter), progress, "EM"):
+        if method == "gibbs":
+            q = posterior_marginals(
+                y.float(), beta, rate, n_sweeps, burn_in, seed=int(seeds[it]), device=dev
+            ).double()
+        else:
+            q = mean_field_marginals(y, beta, rate, device=dev)
+        new_rate = float(((1.0 - (2.0 * q - 1.0) * y) / 2.0).mean())
+        new_rate = min(max(new_rate, 1e-4), 0.5 - 1e-4)
+        history.append(new_rate)
+        converged = abs(new_rate - rate) < tol
+        rate = new_rate
+        if converged:
+            break
+    return rate, history
+
+
+def inpaint(
+    image: ArrayLike,
+    mask: ArrayLike,
+    beta: float,
+    h: float = 0.0,
+    n_sweeps: int = 200,
+    n_samples: int | None = None,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> ArrayLike:
+    """Fill the masked pixels by sampling the Ising prior conditioned on the observed ones.
+
+    The prior is ``p(x) ∝ exp(β (Σ_{i~j} x_i x_j + h Σ_i x_i))`` with free boundaries (the
+    parametrization of :func:`fit_pseudo_likelihood`). By the Markov property, a missing pixel
+    depends on the rest only through its neighbours, so Gibbs sweeps over the missing pixels,
+    with the observed ones held fixed, sample ``p(x_missing | x_observed)``.
+
+    Parameters
+    ----------
+    image : array or Tensor, shape (H, W)
+        ±1 where observed; values under ``mask`` are ignored.
+    mask : array or Tensor of bool, shape (H, W)
+        True where the pixel is missing.
+    beta : float, > 0
+    h : float
+        Field (in units of β).
+    n_sweeps : int
+        Gibbs sweeps from a random fill.
+    n_samples : int, optional
+        None: one image (H, W); an int: a batch (n_samples, H, W) of independent fills.
+    seed : int, optional
+
+    Returns
+    -------
+    array or Tensor like ``image``, shape (H, W) or (n_samples, H, W)
+    """
+    check_array(image, "image", ndim=2, kinds="fiu")
+    check_array(mask, "mask", shape=tuple(image.shape), kinds="b")
+    beta = _check_beta(beta)
+    h = _check_real(h, "h")
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    missing_np = as_numpy(mask).astype(bool)
+    check_binary_spins(as_numpy(image)[~missing_np], "image (observed pixels)")
+    dev = _device_for(image, device)
+    gen = _generator(seed, dev)
+    count = 1 if n_samples is None else check_int(n_samples, "n_samples", min_value=1)
+    missing = torch.as_tensor(missing_np, device=dev)
+    observed = torch.where(missing, 0.0, _float_tensor(image, dev))
+    random_fill = torch.randint(0, 2, (count, *observed.shape), generator=gen, device=dev) * 2 - 1
+    x = torch.where(missing, random_fill.float(), observed)
+    field = torch.full(observed.shape, beta * h, device=dev)
+    temperatures = [1.0] * n_sweeps
+    x, _ = _gibbs_free(x, field, beta, temperatures, gen, free=missing, progress=progress)
+    return _like(x[0] if n_samples is None else x, image)
+
+
+# =========================================================================== learning
+
+
+def _as_spin_batch(images: Any) -> torch.Tensor:
+    """(H, W), (N, H, W) or (N, 1, H, W) ±1 images as a float64 (N, H, W) CPU tensor."""
+    check_array(images, "images", ndim=(2, 3, 4), kinds="fiu")
+    if images.ndim == 4 and images.shape[1] != 1:
+        raise ValueError(
+            f"images must have one channel when 4-D (N, 1, H, W), got shape {tuple(images.shape)}."
+        )
+    check_binary_spins(images, "images")
+    x = _float_tensor(images, torch.device("cpu"), torch.float64)
+    if x.ndim == 2:
+        x = x[None]
+    return x.reshape(-1, *x.shape[-2:])
+
+
+def fit_pseudo_likelihood(
+    images: ArrayLike, boundary: str = "free", max_iter: int = 100, tol: float = 1e-10
+) -> tuple[float, float]:
+    """Fit an Ising prior ``p(x) ∝ exp(β (Σ_{i~j} x_i x_j + h Σ_i x_i))`` by maximum
+    pseudo-likelihood.
+
+    The likelihood needs the intractable ``Z(β, h)``; the pseudo-likelihood replaces it by the
+    product of each pixel's conditional given its Markov blanket,
+    ``p(x_i | x_{-i}) = σ(2 x_i (β n_i + β h))`` with ``n_i = Σ_{j~i} x_j``. Its logarithm is
+    concave in ``(β, βh)`` (a logistic regression on the features ``x_i n_i`` and ``x_i``), and
+    only the counts of the pairs ``(x_i, n_i)`` enter it, so Newton's method on those counts
+    finds the maximum in a few steps. The estimator is consistent: it recovers the true
+    parameters from enough samples of the model.
+
+    Parameters
+    ----------
+    images : array or Tensor, shape (H, W), (N, H, W) or (N, 1, H, W), values ±1
+        Clean images (or samples of a model).
+    boundary : {"free", "periodic"}
+        Neighbourhoods of edge pixels: inside the image only (``"free"``, for photos and
+        drawings) or wrapping around (``"periodic"``, for samples of :func:`ising_gibbs`).
+    max_iter : int
+        Newton iterations.
+    tol : float
+        Stop when the Newton step is smaller.
+
+    Returns
+    -------
+    beta : float
+        Coupling (> 0 for images whose neighbours tend to agree).
+    h : float
+        Field in the convention of :func:`ising_gibbs` (the model is ``exp(β h Σ x_i)`` in it).
+
+    Raises
+    ------
+    ValueError
+        Non-binary images; images where the maximum is at infinity (e.g. constant images, or
+        neighbours that never disagree), or a fitted coupling that is not positive.
+    """
+    check_one_of(boundary, "boundary", ("free", "periodic"))
+    x = _as_spin_batch(images)
+    if boundary == "periodic":
+        neighbours = sum(torch.roll(x, s, d) for s in (1, -1) for d in (-2, -1))
+    else:
+        neighbours = _free_neighbour_sum(x)
+    counts = np.zeros((2, 9))  # [x_i = -1 or +1, n_i + 4]
+    np.add.at(counts, ((x.ravel() > 0).long().numpy(), (neighbours.ravel() + 4).long().numpy()), 1)
+    spin = np.array([-1.0, 1.0])[:, None]
+    n_values = np.arange(-4.0, 5.0)[None, :]
+    features = np.stack([spin * n_values, spin * np.ones_like(n_values)], axis=-1)  # (2, 9, 2)
+
+    def log_pl(theta: np.ndarray) -> float:
+        return float(-(counts * np.logaddexp(0.0, -2.0 * features @ theta)).sum())
+
+    theta = np.zeros(2)
+    for _ in range(max_iter):
+        score = 2.0 * features @ theta  # log-odds of the observed value
+        prob = 1.0 / (1.0 + np.exp(score))  # 1 - σ(score)
+        grad = np.einsum("ab,abk->k", counts * 2.0 * prob, features)
+        weights = counts * 4.0 * prob * (1.0 - prob)
+        hessian = -np.einsum("ab,abk,abl->kl", weights, features, features)
+        try:
+            step = -np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            step = np.full(2, np.inf)
+        if not np.all(np.isfinite(step)) or np.abs(theta + step).max() > 50:
+            raise ValueError(
+                "the pseudo-likelihood has no finite maximum for these images (are they "
+                "constant, or do neighbouring pixels never disagree?)."
+            )
+        # Newton's step on a concave function; halve it in the rare case it overshoots.
+        current = log_pl(theta)
+        while log_pl(theta + step) < current - 1e-12 and np.abs(step).max() > tol:
+            step = step / 2.0
+        theta = theta + step
+        if np.abs(step).max() < tol:
+            break
+    beta, field = float(theta[0]), float(theta[1])
+    if beta <= 0:
+        raise ValueError(
+            f"the fitted coupling is {beta:.4g} <= 0: neighbouring pixels of these images do not "
+            "tend to agree, so an Ising prior with beta > 0 does not describe them."
+        )
+    return beta, field / beta
+
+
+# =========================================================================== Potts segmentation
+
+
+def _colour_parameters(colour_model: Any, n_labels: int, n_channels: int) -> dict:
+    names = ("weights_", "means_", "covariances_")
+    missing = [name for name in names if not hasattr(colour_model, name)]
+    if missing:
+        raise TypeError(
+            f"colour_model must be a fitted mixture with attributes {', '.join(names)} (e.g. a "
+            f"GaussianMixture after fit); it lacks {', '.join(missing)}."
+        )
+    weights = np.asarray(as_numpy(colour_model.weights_), dtype=np.float64)
+    means = np.asarray(as_numpy(colour_model.means_), dtype=np.float64)
+    covariances = np.asarray(as_numpy(colour_model.covariances_), dtype=np.float64)
+    if weights.shape != (n_labels,):
+        raise ValueError(
+            f"colour_model has weights_ of shape {weights.shape} but n_labels={n_labels}; fit "
+            f"it with n_components={n_labels}."
+        )
+    if means.shape != (n_labels, n_channels):
+        raise ValueError(
+            f"colour_model.means_ has shape {means.shape}; expected ({n_labels}, {n_channels}) "
+            "for this image."
+        )
+    if covariances.shape != (n_labels, n_channels, n_channels):
+        raise ValueError(
+            f"colour_model.covariances_ has shape {covariances.shape}; expected full "
+            f"covariances ({n_labels}, {n_channels}, {n_channels}) (covariance_type='full')."
+        )
+    return {"weights": weights, "means": means, "covariances": covariances}
+
+
+def _kmeans_parameters(pixels: torch.Tensor, n_labels: int, gen: torch.Generator) -> dict:
+    """A starting colour model when none is given: k-means++ seeding, then Lloyd iterations."""
+    n = pixels.shape[0]
+    centres = pixels[torch.randint(0, n, (1,), generator=gen, device=pixels.device)]
+    for _ in range(1, n_labels):
+        d2 = torch.cdist(pixels, centres).min(dim=1).values ** 2
+        pick = torch.multinomial(d2 + 1e-12, 1, generator=gen)
+        centres = torch.cat([centres, pixels[pick]])
+    for _ in range(20):
+        labels = torch.cdist(pixels, centres).argmin(dim=1)
+        for k in range(n_labels):
+            if (labels == k).any():
+                centres[k] = pixels[labels == k].mean(dim=0)
+    resp = torch.nn.functional.one_hot(labels, n_labels).to(pixels.dtype)
+    params = _m_step(pixels, resp, 1e-4)
+    params["weights"] = (resp.mean(dim=0) + 1e-3).cpu().numpy()
+    params["weights"] /= params["weights"].sum()
+    return params
+
+
+def _m_step(pixels: torch.Tensor, resp: torch.Tensor, reg_covar: float) -> dict:
+    """Means and full covariances from (soft or hard) labels ``resp`` of shape (P, K)."""
+    totals = resp.sum(dim=0) + 1e-10
+    means = (resp.T @ pixels) / totals[:, None]
+    centred = pixels[None] - means[:, None]  # (K, P, C)
+    covariances = torch.einsum("pk,kpc,kpd->kcd", resp, centred, centred) / totals[:, None, None]
+    eye = torch.eye(pixels.shape[1], dtype=pixels.dtype, device=pixels.device)
+    covariances = covariances + reg_covar * eye
+    # A label whose pixels are (nearly) all one colour has a singular covariance: lift its
+    # smallest eigenvalue to a floor so that the Gaussian stays defined.
+    smallest = torch.linalg.eigvalsh(covariances)[:, 0]
+    lift = (_COVARIANCE_FLOOR - smallest).clamp_min(0.0)
+    covariances = covariances + lift[:, None, None] * eye
+    return {"means": means.cpu().numpy(), "covariances": covariances.cpu().numpy()}
+
+
+def _log_likelihoods(pixels: torch.Tensor, params: dict) -> torch.Tensor:
+    """``L_i(k) = log π_k + log N(c_i; μ_k, Σ_k)`` for every label and pixel: shape (K, P)."""
+    dev, dtype = pixels.device, pixels.dtype
+    means = torch.as_tensor(params["means"], device=dev, dtype=dtype)
+    chol = torch.linalg.cholesky(torch.as_tensor(params["covariances"], device=dev, dtype=dtype))
+    centred = (pixels[None] - means[:, None]).transpose(1, 2)  # (K, C, P)
+    whitened = torch.linalg.solve_triangular(chol, centred, upper=False)
+    log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(dim=-1)
+    n_channels = pixels.shape[1]
+    log_normal = -0.5 * ((whitened**2).sum(dim=1) + log_det[:, None])
+    log_normal = log_normal - 0.5 * n_channels * math.log(2 * math.pi)
+    weights = torch.as_tensor(params["weights"], device=dev, dtype=dtype)
+    return torch.log(weights.clamp_min(1e-300))[:, None] + log_normal
+
+
+def potts_energy(labels: ArrayLike, log_likelihoods: ArrayLike, beta: float) -> float:
+    """Posterior energy of a label image under a Potts prior and per-pixel label scores.
+
+    ``E(z) = -Σ_i L_i(z_i) - β Σ_{i~j} [z_i = z_j]`` over 4-neighbour pairs (free boundaries),
+    with ``L_i(k) = log π_k + log p(c_i | k)``.
+
+    Parameters
+    ----------
+    labels : array or Tensor, shape (H, W), int
+    log_likelihoods : array or Tensor, shape (K, H, W)
+    beta : float, >= 0
+
+    Returns
+    -------
+    float
+    """
+    check_array(labels, "labels", ndim=2, kinds="iu")
+    check_array(log_likelihoods, "log_likelihoods", ndim=3)
+    beta = check_positive(beta, "beta", strict=False)
+    z = torch.as_tensor(as_numpy(labels)).long()
+    scores = torch.as_tensor(as_numpy(log_likelihoods), dtype=torch.float64)
+    data = scores.gather(0, z[None]).sum()
+    agree = (z[1:] == z[:-1]).sum() + (z[:, 1:] == z[:, :-1]).sum()
+    return float(-data - beta * agree)
+
+
+def _mean_field_free_energy(scores: torch.Tensor, q: torch.Tensor, beta: float) -> float:
+    """``F(q) = E_q[E(z)] - H(q)``: what mean-field inference and the M-step both lower."""
+    expected = -(q * scores).sum() - beta * (
+        (q[:, 1:] * q[:, :-1]).sum() + (q[:, :, 1:] * q[:, :, :-1]).sum()
+    )
+    entropy = -(q * torch.log(q.clamp_min(1e-300))).sum()
+    return float(expected - entropy)
+
+
+def _potts_mean_field(
+    scores: torch.Tensor, q: torch.Tensor, beta: float, sweeps: int, masks
+) -> torch.Tensor:
+    """``q_i(k) ∝ exp(L_i(k) + β Σ_{j~i} q_j(k))``, one checkerboard colour at a time.
+
+    Each update is the exact minimizer of ``F`` in ``q_i`` given the other sites, and sites of
+    one colour do not interact, so ``F`` never increases.
+    """
+    for _ in range(sweeps):
+        for mask in masks:
+            q = torch.where(mask, torch.softmax(scores + beta * _free_neighbour_sum(q), dim=0), q)
+    return q
+
+
+def _potts_icm(
+    scores: torch.Tensor, z: torch.Tensor, beta: float, sweeps: int, masks
+) -> torch.Tensor:
+    """Each pixel takes the label of highest ``L_i(k) + β #{j ~ i : z_j = k}``; ties keep z_i."""
+    n_labels = scores.shape[0]
+    for _ in range(sweeps):
+        changed = False
+        for mask in masks:
+            local = scores + beta * _free_neighbour_sum(_one_hot(z, n_labels, scores.dtype))
+            best = local.argmax(dim=0)
+            improves = local.gather(0, best[None])[0] > local.gather(0, z[None])[0]
+            new = torch.where(mask & improves, best, z)
+            changed = changed or bool((new != z).any())
+            z = new
+        if not changed:
+            break
+    return z
+
+
+def _one_hot(z: torch.Tensor, n_labels: int, dtype: torch.dtype) -> torch.Tensor:
+    """(H, W) labels as (K, H, W) indicators."""
+    return torch.nn.functional.one_hot(z, n_labels).permute(2, 0, 1).to(dtype)
+
+
+def potts_segment(
+    image: ArrayLike,
+    n_labels: int,
+    beta: float,
+    colour_model: Any = None,
+    *,
+    method: str = "mean-field",
+    n_sweeps: int = 10,
+    em_iter: int = 10,
+    reg_covar: float = 0.0,
+    seed: int | None = None,
+    return_details: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+):
+    """Segment a (colour) image with a Potts prior and a Gaussian-mixture colour likelihood.
+
+    The labels ``z`` have the posterior ``p(z | c) ∝ exp(-E(z))`` with
+    ``E(z) = -Σ_i L_i(z_i) - β Σ_{i~j} [z_i = z_j]`` and ``L_i(k) = log π_k + log N(c_i; μ_k,
+    Σ_k)`` (:func:`potts_energy`): neighbouring pixels prefer the same label, and the mixture
+    weights ``π`` act as a field. ``β = 0`` gives the mixture's own per-pixel classification.
+
+    Each EM iteration runs ``n_sweeps`` sweeps of the inference method, then re-estimates the
+    colour means ``μ`` and covariances ``Σ`` from the labels (``π`` stays the colour model's:
+    in a Potts prior it is a field whose update would need the intractable ``Z``):
+
+    * ``"mean-field"``: soft labels ``q_i(k) ∝ π_k N(c_i; μ_k, Σ_k) exp(β Σ_{j~i} q_j(k))``;
+      the M-step weights each pixel by ``q``. Both steps lower the mean-field free energy
+      ``F(q) = E_q[E(z)] - H(q)``, so ``details["objective"]`` never increases.
+    * ``"icm"``: each pixel takes its best label given its neighbours; the M-step fits each
+      label's pixels (classification EM). Both steps lower ``E(z)``, so
+      ``details["objective"]`` never increases.
+
+    Parameters
+    ----------
+    image : array or Tensor, shape (H, W, C) or (H, W)
+        Pixel colours (e.g. the output of ``lessons_lib.data.load_photo``).
+    n_labels : int
+        Number of segments K (the colour model's number of components).
+    beta : float, >= 0
+        Strength of the Potts prior.
+    colour_model : fitted mixture, optional
+        Any object with ``weights_`` (K,), ``means_`` (K, C) and full ``covariances_``
+        (K, C, C), fitted to the pixels: ``lessons_lib.gmm.GaussianMixture`` or scikit-learn's
+        ``GaussianMixture(covariance_type="full")``. None: start from k-means (``seed``).
+    method : {"mean-field", "icm"}
+    n_sweeps : int
+        Inference sweeps per EM iteration.
+    em_iter : int
+        EM iterations; 0 keeps the colour model fixed (inference only).
+    reg_covar : float
+        Added to the covariances' diagonals in each M-step. The default 0 keeps the M-step an
+        exact maximization (so the objective is monotone); an eigenvalue below 1e-9 is lifted to
+        1e-9 in any case.
+    seed : int, optional
+        Only used for the k-means start.
+    return_details : bool
+        Also return a dict with the final ``weights``, ``means``, ``covariances``, ``marginals``
+        (H, W, K) soft labels, ``energy`` (``E(z)`` after each iteration) and ``objective``
+        (what the method lowers, after each iteration).
+
+    Returns
+    -------
+    labels : array or Tensor like ``image``, shape (H, W), int64
+    details : dict, only with ``return_details=True``
+    """
+    check_one_of(method, "method", ("mean-field", "icm"))
+    check_array(image, "image", ndim=(2, 3), kinds="fiu")
+    n_labels = check_int(n_labels, "n_labels", min_value=1)
+    beta = check_positive(beta, "beta", strict=False)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    em_iter = check_int(em_iter, "em_iter", min_value=0)
+    reg_covar = check_positive(reg_covar, "reg_covar", strict=False)
+    height, width = image.shape[:2]
+    n_channels = 1 if image.ndim == 2 else image.shape[2]
+    dev = _device_for(image, device)
+    pixels = _float_tensor(image, dev, torch.float64).reshape(height * width, n_channels)
+    if colour_model is None:
+        params = _kmeans_parameters(pixels, n_labels, _generator(seed, dev))
+    else:
+        params = _colour_parameters(colour_model, n_labels, n_channels)
+    masks = _free_colour_masks(height, width, dev)
+    scores = _log_likelihoods(pixels, params).reshape(n_labels, height, width)
+    q = torch.softmax(scores, dim=0)
+    z = scores.argmax(dim=0)
+    energies, objective = [], []
+    for it in _progress(range(max(em_iter, 1)), progress, "Potts EM"):
+        if it > 0:  # the colour model changed in the last M-step
+            scores = _log_likelihoods(pixels, params).reshape(n_labels, height, width)
+        if method == "mean-field":
+            q = _potts_mean_field(scores, q, beta, n_sweeps, masks)
+            z = q.argmax(dim=0)
+            objective.append(_mean_field_free_energy(scores, q, beta))
+            resp = q
+        else:
+            z = _potts_icm(scores, z, beta, n_sweeps, masks)
+            objective.append(potts_energy(z.cpu(), scores.cpu(), beta))
+            resp = _one_hot(z, n_labels, scores.dtype)
+        energies.append(potts_energy(z.cpu(), scores.cpu(), beta))
+        if em_iter > 0:
+            params.update(_m_step(pixels, resp.reshape(n_labels, -1).T, reg_covar))
+    labels = z if isinstance(image, torch.Tensor) else z.cpu().numpy()
+    if not return_details:
+        return labels
+    if method == "icm":  # soft labels: each pixel's conditional given its neighbours
+        q = torch.softmax(scores + beta * _free_neighbour_sum(_one_hot(z, n_labels, q.dtype)), 0)
+    marginals = q.permute(1, 2, 0)
+    details = {
+        **params,
+        "marginals": marginals if isinstance(image, torch.Tensor) else marginals.cpu().numpy(),
+        "energy": energies,
+        "objective": objective,
+    }
+    return labels, details
+
+
+# =========================================================================== chain diagnostics
+
+
+def autocorrelation(series: ArrayLike, max_lag: int | None = None) -> np.ndarray:
+    """Normalized autocorrelation ``ρ(t) = Cov(s_k, s_{k+t}) / Var(s_k)`` of a Markov chain's trace.
+
+    Parameters
+    ----------
+    series : array or Tensor, shape (T,) or (T, n_chains)
+        A statistic after burn-in (e.g. the energy per sweep), one column per chain; the
+        autocovariances of the chains are averaged.
+    max_lag : int, optional
+        Largest lag returned (default ``T - 1``).
+
+    Returns
+    -------
+    ndarray, shape (max_lag + 1,), with ``ρ(0) = 1``
+    """
+    check_array(series, "series", ndim=(1, 2))
+    values = np.asarray(as_numpy(series), dtype=np.float64)
+    values = values[:, None] if values.ndim == 1 else values
+    n = values.shape[0]
+    if n < 2:
+        raise ValueError(f"series needs at least 2 time steps, got {n}.")
+    max_lag = n - 1 if max_lag is None else min(check_int(max_lag, "max_lag", min_value=0), n - 1)
+    centred = values - values.mean(axis=0)
+    size = 1 << (2 * n - 1).bit_length()  # zero padding: a linear, not circular, correlation
+    spectrum = np.fft.rfft(centred, n=size, axis=0)
+    autocovariance = np.fft.irfft(spectrum * np.conj(spectrum), n=size, axis=0)[:n].mean(axis=1)
+    if autocovariance[0] <= 0:
+        raise ValueError("series is constant; its autocorrelation is undefined.")
+    return autocovariance[: max_lag + 1] / autocovariance[0]
+
+
+def integrated_autocorrelation_time(series: ArrayLike, window_factor: float = 5.0) -> float:
+    """``τ = 1 + 2 Σ_{t ≥ 1} ρ(t)``: a chain of length T is worth about ``T / τ`` independent draws.
+
+    The sum is cut at the first lag ``M ≥ window_factor · τ(M)`` (Sokal's automatic window):
+    summing all lags would add up noise.
+
+    Parameters
+    ----------
+    series : array or Tensor, shape (T,) or (T, n_chains)
+    window_factor : float
+
+    Returns
+    -------
+    float, >= 0 (1 for independent draws)
+    """
+    window_factor = check_positive(window_factor, "window_factor")
+    rho = autocorrelation(series)
+    partial = 2.0 * np.cumsum(rho) - 1.0  # τ(M) = 1 + 2 Σ_{t=1..M} ρ(t)
+    lags = np.arange(len(rho))
+    stop = np.flatnonzero(lags >= window_factor * partial)
+    return float(partial[stop[0]] if stop.size else partial[-1])
+
+
+def boundary_length(labels: ArrayLike) -> int:
+    """Number of 4-neighbour pairs whose labels differ (free boundaries).
+
+    Parameters
+    ----------
+    labels : array or Tensor, shape (H, W), integers or ±1 spins
+
+    Returns
+    -------
+    int
+    """
+    check_array(labels, "labels", ndim=2, kinds="fiu")
+    z = np.asarray(as_numpy(labels))
+    return int((z[1:] != z[:-1]).sum() + (z[:, 1:] != z[:, :-1]).sum())
+
+
+# =========================================================================== test images
+
+
+def make_shapes(
+    height: int = 64, width: int = 64, n_shapes: int = 6, seed: int | None = None
+) -> np.ndarray:
+    """A binary test image: random discs and rectangles (+1) on a background (-1).
+
+    Parameters
+    ----------
+    height, width : int
+    n_shapes : int
+    seed : int, optional
+
+    Returns
+    -------
+    ndarray, shape (height, width), float32, values ±1
+    """
+    height = check_int(height, "height", min_value=2)
+    width = check_int(width, "width", min_value=2)
+    n_shapes = check_int(n_shapes, "n_shapes", min_value=0)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width]
+    image = np.zeros((height, width), dtype=bool)
+    size = min(height, width)
+    for k in range(n_shapes):
+        ci, cj = rng.uniform(0, height), rng.uniform(0, width)
+        if k % 2 == 0:
+            radius = rng.uniform(0.08, 0.22) * size
+            image |= (rows - ci) ** 2 + (cols - cj) ** 2 <= radius**2
+        else:
+            hi, hj = rng.uniform(0.05, 0.2, size=2) * size
+            image |= (np.abs(rows - ci) <= hi) & (np.abs(cols - cj) <= hj)
+    return np.where(image, 1.0, -1.0).astype(np.float32)

@@ -1,0 +1,465 @@
+"""Tests of lessons_lib.mrf against exact answers: enumeration of tiny models, Onsager's solution,
+brute-force minima, and the model's own samples."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lessons_lib import mrf
+
+CPU = "cpu"
+
+
+def _se(samples: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Standard error of the mean of independent samples."""
+    return samples.std(axis=axis) / math.sqrt(samples.shape[axis])
+
+
+# --------------------------------------------------------------------------- exact enumeration
+
+
+@pytest.mark.parametrize(
+    ("shape", "method"),
+    [
+        ((4, 4), "heat-bath"),
+        ((4, 4), "metropolis"),
+        ((3, 3), "heat-bath"),
+        ((2, 4), "heat-bath"),
+    ],
+)
+def test_sampler_matches_exact_enumeration(shape, method):
+    beta, h = 0.35, 0.1
+    exact = mrf.ising_exact(shape, beta, h=h)
+    n_chains = 20000
+    final = mrf.ising_gibbs((n_chains, *shape), beta, 150, h=h, method=method, seed=1, device=CPU)
+    x = final.numpy().reshape(n_chains, -1).astype(np.float64)
+    # Per-site marginals P(x_i = +1).
+    plus = (x > 0).astype(np.float64)
+    tolerance = 5 * _se(plus) + 1e-3
+    assert np.all(np.abs(plus.mean(0) - exact["marginals"].ravel()) <= tolerance)
+    # Pair correlations E[x_i x_j] for every pair.
+    products = x[:, :, None] * x[:, None, :]
+    tolerance = 5 * _se(products) + 1e-3
+    assert np.all(np.abs(products.mean(0) - exact["correlations"]) <= tolerance)
+    # Energy per spin and |m|.
+    energies = np.asarray(mrf.ising_energy(final.numpy(), h=h))
+    assert abs(energies.mean() - exact["energy"]) <= 5 * _se(energies)
+    abs_m = np.abs(x.mean(1))
+    assert abs(abs_m.mean() - exact["abs_magnetization"]) <= 5 * _se(abs_m)
+
+
+def test_exact_enumeration_sums_to_one_and_is_symmetric():
+    exact = mrf.ising_exact((3, 3), 0.4)
+    assert exact["probabilities"].sum() == pytest.approx(1.0)
+    assert exact["magnetization"] == pytest.approx(0.0, abs=1e-12)  # h = 0: symmetric
+    np.testing.assert_allclose(exact["marginals"], 0.5, atol=1e-12)
+    # A 2×2 torus by hand: each site has its two neighbours twice (4 bonds per pair of rows).
+    tiny = mrf.ising_exact((2, 2), 0.3)
+    states = mrf.spin_configurations(4).reshape(-1, 2, 2).astype(float)
+    total = np.array(
+        [
+            sum(
+                s[i, j] * (2 * s[(i + 1) % 2, j] + 2 * s[i, (j + 1) % 2])
+                for i in (0, 1)
+                for j in (0, 1)
+            )
+            for s in states
+        ]
+    )
+    log_z = np.log(np.exp(0.3 * total / 2).sum())  # each bond counted from both ends: halve
+    assert tiny["log_partition"] == pytest.approx(log_z)
+
+
+def test_metropolis_warns_on_tiny_lattices():
+    with pytest.warns(RuntimeWarning, match="not ergodic"):
+        mrf.ising_gibbs((3, 3), 0.4, 2, method="metropolis", seed=0, device=CPU)
+
+
+@pytest.mark.parametrize("shape", list(itertools.product(range(2, 8), range(2, 8))))
+def test_colour_classes_share_no_bond(shape):
+    masks = mrf._periodic_colour_masks(*shape, torch.device("cpu"))
+    assert torch.stack(masks).sum(0).eq(1).all()  # a partition of the sites
+    for mask in masks:
+        for axis in (0, 1):
+            if shape[axis] > 1:
+                assert not (mask & torch.roll(mask, 1, axis)).any()
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 8), (5, 7), (2, 10, 6)])
+def test_trace_agrees_with_final_state(shape):
+    spins, trace = mrf.ising_gibbs(
+        shape, 0.5, 5, h=0.2, J=(1.0, 0.5), seed=3, device=CPU, trace=True
+    )
+    assert trace["energy"].shape == (5, *shape[:-2])
+    final_energy = mrf.ising_energy(spins, J=(1.0, 0.5), h=0.2)
+    final_m = mrf.magnetization(spins)
+    np.testing.assert_allclose(np.asarray(trace["energy"][-1]), np.asarray(final_energy), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(trace["magnetization"][-1]), np.asarray(final_m))
+
+
+def test_sampler_types_seeds_and_continuation():
+    a = mrf.ising_gibbs((16, 16), 0.4, 10, seed=5, device=CPU)
+    b = mrf.ising_gibbs((16, 16), 0.4, 10, seed=5, device=CPU)
+    assert isinstance(a, torch.Tensor) and a.dtype == torch.float32 and a.shape == (16, 16)
+    assert torch.equal(a, b)
+    assert set(a.unique().tolist()) <= {-1.0, 1.0}
+    start = np.ones((8, 8), dtype=np.int8)
+    continued = mrf.ising_gibbs(start, 2.0, 3, seed=0, device=CPU)
+    assert isinstance(continued, np.ndarray) and continued.dtype == np.int8
+    assert continued.mean() > 0.9  # cold lattice started ordered stays ordered
+    assert torch.equal(mrf.ising_gibbs(a, 0.4, 0, seed=1), a)  # zero sweeps: unchanged
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_autocorrelation_of_an_ar1_chain(phi):
+    """An AR(1) chain s_t = φ s_{t-1} + noise has ρ(t) = φ^t and τ = (1 + φ) / (1 - φ)."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(20000, 8))
+    chain = np.zeros_like(noise)
+    for t in range(1, len(chain)):
+        chain[t] = phi * chain[t - 1] + noise[t]
+    np.testing.assert_allclose(mrf.autocorrelation(chain, 4), phi ** np.arange(5), atol=0.02)
+    tau = mrf.integrated_autocorrelation_time(chain)
+    assert tau == pytest.approx((1 + phi) / (1 - phi), rel=0.1)
+
+
+def test_boundary_length_counts_disagreeing_pairs():
+    labels = np.array([[0, 0, 1], [2, 0, 1]])
+    assert mrf.boundary_length(labels) == 4  # 0-2 down; 0-1 right in both rows; 2-0 right
+    assert mrf.boundary_length(np.ones((5, 5))) == 0
+
+
+# --------------------------------------------------------------------------- Onsager
+
+
+def _onsager_energy_by_integration(beta: float, n: int = 600) -> float:
+    """-d/dβ of Onsager's free energy per spin,
+    ln Z/N = ln 2 + (1/8π²) ∬ ln[cosh²2β - sinh2β (cos a + cos b)] da db (midpoint rule)."""
+    theta = (np.arange(n) + 0.5) * 2 * np.pi / n
+    total = np.cos(theta)[:, None] + np.cos(theta)[None, :]
+    c, s = np.cosh(2 * beta), np.sinh(2 * beta)
+    derivative = (4 * c * s - 2 * c * total) / (c**2 - s * total)
+    return float(-derivative.mean() / 2)
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.3, 0.6, 1.0])
+def test_onsager_energy_is_the_derivative_of_the_free_energy(beta):
+    assert mrf.onsager_energy(beta) == pytest.approx(_onsager_energy_by_integration(beta), abs=1e-9)
+
+
+def test_onsager_limits_and_series():
+    assert mrf.onsager_energy(mrf.BETA_CRITICAL) == pytest.approx(-math.sqrt(2))
+    # High-temperature series: ln Z/N = ln 2 + 2 ln cosh β + t⁴ + O(t⁶), t = tanh β (the
+    # smallest closed loop has 4 bonds), so u = -2t - 4t³ + O(t⁵).
+    t = math.tanh(1e-3)
+    assert mrf.onsager_energy(1e-3) == pytest.approx(-2 * t - 4 * t**3, abs=1e-13)
+    assert mrf.onsager_energy(8.0) == pytest.approx(-2.0, abs=1e-12)
+    x = math.exp(-2 * 1.5)  # low-temperature series m = 1 - 2x⁴ - 8x⁶ - 34x⁸ - …
+    assert mrf.onsager_magnetization(1.5) == pytest.approx(1 - 2 * x**4 - 8 * x**6, abs=5e-9)
+    betas = np.array([0.2, 0.44, 0.441, 0.5, 1.0])
+    m = mrf.onsager_magnetization(betas)
+    assert isinstance(m, np.ndarray) and m[0] == 0 and m[1] == 0 and np.all(np.diff(m[2:]) > 0)
+    np.testing.assert_allclose(mrf.onsager_energy(betas), [mrf.onsager_energy(b) for b in betas])
+
+
+def test_lattice_64_agrees_with_onsager():
+    cold, hot = [0.5, 0.6, 0.8], [0.25, 0.35]
+    betas = np.repeat(cold + hot, 2)
+    ordered = torch.as_tensor(np.isin(betas, cold))
+    random_start = torch.randint(
+        0, 2, (len(betas), 64, 64), generator=torch.Generator().manual_seed(0)
+    )
+    start = torch.where(ordered[:, None, None], 1.0, 2.0 * random_start - 1.0)
+    _, trace = mrf.ising_gibbs(start, betas, 700, seed=2, device=CPU, trace=True)
+    after_burn_in = slice(200, None)
+    abs_m = trace["magnetization"][after_burn_in].abs().mean(0).numpy()
+    energy = trace["energy"][after_burn_in].mean(0).numpy()
+    for k, beta in enumerate(betas):
+        assert abs(energy[k] - mrf.onsager_energy(beta)) < 0.03, (beta, energy[k])
+        if beta >= 0.5:
+            assert abs(abs_m[k] - mrf.onsager_magnetization(beta)) < 0.03, (beta, abs_m[k])
+        else:
+            assert abs_m[k] < 0.1, (beta, abs_m[k])
+
+
+# --------------------------------------------------------------------------- denoising
+
+
+def _test_images() -> list[tuple[np.ndarray, float, float]]:
+    """(clean ±1 image, beta, noise rate): random shapes and upscaled digits."""
+    from lessons_lib.data import load_digits
+
+    digits, _ = load_digits("test", binarize=True)
+    cases = [
+        (mrf.make_shapes(40, 40, 5, seed=s), b, p)
+        for s, b, p in [(0, 0.8, 0.1), (1, 0.5, 0.25), (2, 1.2, 0.35)]
+    ]
+    for k, (b, p) in enumerate([(0.7, 0.15), (1.0, 0.3)]):
+        digit = np.kron(2.0 * digits[k, 0].numpy() - 1.0, np.ones((4, 4)))
+        cases.append((digit.astype(np.float32), b, p))
+    return cases
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_min_cut_has_the_lowest_energy_of_all_methods(case):
+    clean, beta, p = _test_images()[case]
+    noisy = mrf.flip_noise(clean, p, seed=case)
+    exact, gap = mrf.min_cut_map(noisy, beta, p)
+    best = mrf.denoise_energy(exact, noisy, beta, p)
+    assert gap == 0.0  # the certificate proves optimality
+    energies = {}
+    for method in mrf.DENOISE_METHODS:
+        restored = mrf.denoise(
+            noisy, beta, p, method=method, n_sweeps=120, burn_in=20, seed=0, device=CPU
+        )
+        assert restored.shape == noisy.shape and set(np.unique(restored)) <= {-1.0, 1.0}
+        energies[method] = mrf.denoise_energy(restored, noisy, beta, p)
+    assert energies["min-cut"] == pytest.approx(best)
+    for method, energy in energies.items():
+        assert best <= energy + 1e-9, (method, energy, best)
+    for x in (clean, noisy):  # the truth and the observation are candidates too
+        assert best <= mrf.denoise_energy(x, noisy, beta, p) + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bits=st.lists(st.booleans(), min_size=12, max_size=12),
+    beta=st.floats(0.05, 3.0),
+    p=st.floats(0.01, 0.49),
+)
+def test_min_cut_equals_brute_force(bits, beta, p):
+    noisy = np.where(np.array(bits).reshape(3, 4), 1.0, -1.0)
+    x, gap = mrf.min_cut_map(noisy, beta, p)
+    exact = mrf.denoise_exact(noisy, beta, p)
+    assert mrf.denoise_energy(x, noisy, beta, p) <= exact["min_energy"] + gap + 1e-9
+    assert gap < 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), beta=st.floats(0.1, 2.0), p=st.floats(0.02, 0.45))
+def test_icm_never_raises_the_energy(seed, beta, p):
+    noisy = np.where(np.random.default_rng(seed).random((10, 12)) < 0.5, 1.0, -1.0)
+    previous = mrf.denoise_energy(noisy, noisy, beta, p)
+    for n_iter in range(1, 6):  # ICM with n_iter sweeps continues the run of n_iter - 1
+        restored = mrf.denoise(noisy, beta, p, method="icm", n_iter=n_iter, device=CPU)
+        energy = mrf.denoise_energy(restored, noisy, beta, p)
+        assert energy <= previous + 1e-9
+        previous = energy
+
+
+def test_gibbs_marginals_match_exact_posterior():
+    noisy = np.where(np.random.default_rng(4).random((3, 4)) < 0.5, 1.0, -1.0)
+    exact = mrf.denoise_exact(noisy, 0.6, 0.2)
+    q = mrf.posterior_marginals(
+        noisy, 0.6, 0.2, n_sweeps=3000, burn_in=50, n_chains=8, seed=0, device=CPU
+    )
+    np.testing.assert_allclose(q, exact["marginals"], atol=0.02)
+    mpm = mrf.denoise(noisy, 0.6, 0.2, method="mpm", n_sweeps=3000, seed=0, device=CPU)
+    decided = np.abs(exact["marginals"] - 0.5) > 0.05
+    np.testing.assert_array_equal(
+        mpm[decided], np.where(exact["marginals"] > 0.5, 1.0, -1.0)[decided]
+    )
+
+
+def test_mean_field_is_a_fixed_point():
+    noisy = mrf.flip_noise(mrf.make_shapes(24, 24, 3, seed=1), 0.2, seed=2)
+    q = mrf.mean_field_marginals(noisy, 0.7, 0.2, n_iter=500, tol=1e-12, device=CPU)
+    m = torch.as_tensor(2 * q - 1)
+    field = 0.7 * mrf._free_neighbour_sum(m) + mrf.noise_coupling(0.2) * torch.as_tensor(
+        noisy, dtype=torch.float64
+    )
+    np.testing.assert_allclose(m.numpy(), torch.tanh(field).numpy(), atol=1e-9)
+
+
+def test_denoise_keeps_the_container():
+    noisy = mrf.flip_noise(mrf.make_shapes(16, 16, 2, seed=0), 0.1, seed=0)
+    as_tensor = mrf.denoise(torch.as_tensor(noisy), 0.8, 0.1, method="min-cut")
+    assert isinstance(as_tensor, torch.Tensor) and as_tensor.dtype == torch.float32
+    as_int = mrf.denoise(noisy.astype(np.int64), 0.8, 0.1, method="icm", device=CPU)
+    assert isinstance(as_int, np.ndarray) and as_int.dtype == np.int64
+    np.testing.assert_array_equal(
+        mrf.denoise(noisy, 0.8, 0.1, method="gibbs", seed=3, device=CPU),
+        mrf.denoise(noisy, 0.8, 0.1, method="gibbs", seed=3, device=CPU),
+    )
+
+
+# --------------------------------------------------------------------------- inpainting, learning
+
+
+def test_inpainting_samples_the_exact_conditional():
+    rng = np.random.default_rng(0)
+    image = np.where(rng.random((4, 4)) < 0.5, 1.0, -1.0)
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[1:3, 1:3] = True
+    beta, h = 0.6, 0.2
+    samples = mrf.inpaint(image, mask, beta, h=h, n_sweeps=30, n_samples=8000, seed=1, device=CPU)
+    assert samples.shape == (8000, 4, 4)
+    np.testing.assert_array_equal(samples[:, ~mask], np.broadcast_to(image[~mask], (8000, 12)))
+    # Exact conditional over the 16 fillings of the 2×2 hole.
+    fills = mrf.spin_configurations(4).astype(float)
+    weights = []
+    for fill in fills:
+        x = image.copy()
+        x[mask] = fill
+        pairs = (x[1:] * x[:-1]).sum() + (x[:, 1:] * x[:, :-1]).sum()
+        weights.append(math.exp(beta * (pairs + h * x.sum())))
+    exact = np.array(weights) / sum(weights)
+    codes = ((samples[:, mask] > 0).astype(int) * (2 ** np.arange(3, -1, -1))).sum(1)
+    frequencies = np.bincount(codes, minlength=16) / len(codes)
+    se = np.sqrt(exact * (1 - exact) / len(codes))
+    assert np.all(np.abs(frequencies - exact) <= 5 * se + 1e-3)
+
+
+@pytest.mark.parametrize(
+    ("beta", "h", "shape"),
+    [(0.25, 0.0, (8, 48, 48)), (0.35, 0.05, (8, 48, 48)), (0.6, 0.0, (16, 64, 64))],
+)
+def test_pseudo_likelihood_recovers_beta(beta, h, shape):
+    ordered = beta > mrf.BETA_CRITICAL  # start cold lattices ordered: no stuck domain walls
+    start = torch.ones(shape) if ordered else shape
+    samples = mrf.ising_gibbs(start, beta, 300, h=h, seed=7, device=CPU)
+    beta_hat, h_hat = mrf.fit_pseudo_likelihood(samples, boundary="periodic")
+    assert abs(beta_hat - beta) / beta < 0.1
+    if not ordered:  # in the ordered phase nearly every n_i = ±4, so β and h are confounded
+        assert abs(h_hat - h) < 0.05
+
+
+def test_pseudo_likelihood_accepts_image_batches():
+    from lessons_lib.data import load_digits
+
+    digits, _ = load_digits("train", binarize=True)
+    images = 2.0 * digits[:200].numpy() - 1.0  # (200, 1, 8, 8)
+    beta, h = mrf.fit_pseudo_likelihood(images)
+    assert 0.1 < beta < 3.0 and np.isfinite(h)
+
+
+def test_em_estimates_the_noise_rate():
+    beta, _ = mrf.fit_pseudo_likelihood(
+        np.stack([mrf.make_shapes(64, 64, 6, seed=s) for s in range(10, 16)])
+    )
+    clean = mrf.make_shapes(64, 64, 6, seed=0)
+    for method in ("gibbs", "mean-field"):
+        noisy = mrf.flip_noise(clean, 0.15, seed=1)
+        realized = float((noisy != clean).mean())
+        rate, history = mrf.estimate_noise_rate(
+            noisy, beta, init=0.3, method=method, seed=0, device=CPU
+        )
+        assert history[0] == 0.3 and history[-1] == rate
+        assert abs(rate - realized) < 0.02, (method, rate, realized)
+
+
+# --------------------------------------------------------------------------- Potts segmentation
+
+
+def _three_region_image(noise: float = 0.12, size: int = 36):
+    rng = np.random.default_rng(0)
+    truth = np.zeros((size, size), dtype=np.int64)
+    truth[:, size // 3 :] = 1
+    rows, cols = np.mgrid[0:size, 0:size]
+    truth[(rows - size * 0.6) ** 2 + (cols - size * 0.65) ** 2 < (size * 0.22) ** 2] = 2
+    colours = np.array([[0.2, 0.3, 0.7], [0.5, 0.5, 0.4], [0.8, 0.3, 0.3]])
+    image = colours[truth] + noise * rng.normal(size=(size, size, 3))
+    return image.astype(np.float32), truth
+
+
+def _accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
+    k = int(truth.max()) + 1
+    return max(
+        float((np.array(perm)[labels] == truth).mean()) for perm in itertools.permutations(range(k))
+    )
+
+
+def test_potts_segmentation_beats_the_mixture_alone():
+    from sklearn.mixture import GaussianMixture
+
+    image, truth = _three_region_image()
+    pixels = image.reshape(-1, 3)
+    gmm = GaussianMixture(3, covariance_type="full", random_state=0).fit(pixels)
+    alone = gmm.predict(pixels).reshape(truth.shape)
+    same = mrf.potts_segment(image, 3, 0.0, gmm, em_iter=0, n_sweeps=1, device=CPU)
+    np.testing.assert_array_equal(same, alone)  # beta = 0: the mixture's own labels
+    base = _accuracy(alone, truth)
+    for method in ("mean-field", "icm"):
+        labels, details = mrf.potts_segment(
+            image, 3, 1.5, gmm, method=method, return_details=True, device=CPU
+        )
+        assert labels.dtype == np.int64 and labels.shape == truth.shape
+        assert _accuracy(labels, truth) > max(base, 0.97), (method, base)
+        objective = np.array(details["objective"])
+        assert np.all(np.diff(objective) <= 1e-6 * np.abs(objective[:-1])), method
+        assert details["marginals"].shape == (*truth.shape, 3)
+    without_model = mrf.potts_segment(image, 3, 1.5, seed=0, device=CPU)
+    assert _accuracy(without_model, truth) > 0.97
+
+
+def test_potts_rejects_a_mismatched_colour_model():
+    from sklearn.mixture import GaussianMixture
+
+    image, _ = _three_region_image(size=12)
+    pixels = image.reshape(-1, 3)
+    with pytest.raises(ValueError, match="n_components=3"):
+        mrf.potts_segment(image, 3, 1.0, GaussianMixture(2, random_state=0).fit(pixels))
+    diag = GaussianMixture(3, covariance_type="diag", random_state=0).fit(pixels)
+    with pytest.raises(ValueError, match="full"):
+        mrf.potts_segment(image, 3, 1.0, diag)
+    with pytest.raises(TypeError, match="weights_"):
+        mrf.potts_segment(image, 3, 1.0, object())
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_raise_clear_errors():
+    noisy = mrf.make_shapes(8, 8, 2, seed=0)
+    with pytest.raises(ValueError, match=r"noisy must contain only -1 and \+1"):
+        mrf.denoise((noisy + 1) / 2, 1.0, 0.1)
+    for beta in (0.0, -1.0):
+        with pytest.raises(ValueError, match="beta must be > 0"):
+            mrf.denoise(noisy, beta, 0.1)
+        with pytest.raises(ValueError, match="beta must be > 0"):
+            mrf.ising_gibbs((4, 4), beta, 1)
+    for rate in (0.0, 0.5, 0.7, -0.1):
+        with pytest.raises(ValueError, match=r"noise_rate must lie in \(0.0, 0.5\)"):
+            mrf.denoise(noisy, 1.0, rate)
+        with pytest.raises(ValueError, match="noise_rate"):
+            mrf.denoise_energy(noisy, noisy, 1.0, rate)
+    with pytest.raises(ValueError, match="method"):
+        mrf.denoise(noisy, 1.0, 0.1, method="bp")
+    with pytest.raises(ValueError, match="spins_or_shape must contain only"):
+        mrf.ising_gibbs(np.zeros((4, 4)), 0.5, 1)
+    with pytest.raises(ValueError, match="H, W >= 2"):
+        mrf.ising_gibbs((1, 8), 0.5, 1)
+    with pytest.raises(ValueError, match="one value per lattice"):
+        mrf.ising_gibbs((3, 4, 4), [0.5, 0.6], 1)
+    with pytest.raises(ValueError, match="x has shape"):
+        mrf.denoise_energy(noisy[:4], noisy, 1.0, 0.1)
+    with pytest.raises(ValueError, match="images must contain only"):
+        mrf.fit_pseudo_likelihood(np.zeros((2, 5, 5)))
+    with pytest.raises(ValueError, match="no finite maximum"):
+        mrf.fit_pseudo_likelihood(np.ones((2, 5, 5)))
+    with pytest.raises(ValueError, match="beta must be finite and > 0"):
+        mrf.onsager_energy(0.0)
+
+
+# --------------------------------------------------------------------------- CUDA
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sampler_on_cuda_agrees_with_onsager():
+    start = torch.ones(4, 64, 64, device="cuda")
+    spins, trace = mrf.ising_gibbs(start, 0.6, 400, seed=0, trace=True)
+    assert spins.device.type == "cuda"
+    assert abs(float(trace["magnetization"][100:].mean()) - mrf.onsager_magnetization(0.6)) < 0.03
+    noisy = mrf.flip_noise(
+        torch.as_tensor(mrf.make_shapes(32, 32, 3, seed=0), device="cuda"), 0.1, seed=0
+    )
+    restored = mrf.denoise(noisy, 0.8, 0.1, method="min-cut")
+    assert restored.device.type == "cuda"
