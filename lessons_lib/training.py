@@ -246,6 +246,9 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; a cache file is as readable as any
     try:
         torch.save(payload, tmp_name)
         os.replace(tmp_name, path)
