@@ -25,6 +25,7 @@ __all__ = [
     "figure_to_png",
     "plot_density_2d",
     "plot_history",
+    "plot_mixture_2d",
     "scatter_2d",
     "show_images",
     "tile_images",
@@ -363,6 +364,67 @@ def plot_density_2d(
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title or "density")
+    return fig
+
+
+def plot_mixture_2d(
+    points: ArrayLike,
+    weights: ArrayLike,
+    means: ArrayLike,
+    covariances: ArrayLike,
+    *,
+    responsibilities: ArrayLike | None = None,
+    title: str | None = None,
+    ax=None,
+    s: float = 6.0,
+) -> Figure:
+    """A 2-D Gaussian mixture over its data: points coloured by responsibility, one
+    2-standard-deviation ellipse per component (line width growing with its weight).
+
+    Parameters
+    ----------
+    points : (N, 2)
+    weights : (K,)
+    means : (K, 2)
+    covariances : (K, 2, 2), (K, 2) diagonal or (K,) spherical
+    responsibilities : (N, K), optional
+        Each point's colour blends the component colours by these weights (grey if None).
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib as mpl
+
+    points, weights, means = (as_numpy(a).astype(float) for a in (points, weights, means))
+    check_array(points, "points", shape=(None, 2))
+    check_array(means, "means", shape=(None, 2))
+    covariances = as_numpy(covariances).astype(float)
+    if covariances.ndim == 1:
+        covariances = covariances[:, None, None] * np.eye(2)
+    elif covariances.ndim == 2:
+        covariances = np.stack([np.diag(c) for c in covariances])
+    check_array(covariances, "covariances", shape=(len(means), 2, 2))
+    if ax is None:
+        fig = _new_figure((4.8, 4.5))
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
+    palette = np.array([mpl.colors.to_rgb(f"C{k % 10}") for k in range(len(means))])
+    if responsibilities is None:
+        colours = np.full((len(points), 3), 0.6)
+    else:
+        resp = as_numpy(responsibilities).astype(float)
+        check_array(resp, "responsibilities", shape=(len(points), len(means)))
+        colours = np.clip(resp @ palette, 0.0, 1.0)
+    ax.scatter(points[:, 0], points[:, 1], c=colours, s=s, alpha=0.6, linewidths=0)
+    for k, (weight, mean, cov) in enumerate(zip(weights, means, covariances)):
+        draw_ellipse(ax, mean, cov, color=palette[k], lw=1 + 6 * float(weight))
+        ax.plot(*mean, marker="x", color=palette[k], markersize=8, mew=2)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title or f"mixture of {len(means)} Gaussians")
     return fig
 
 
