@@ -119,6 +119,8 @@ def _normalise(nb: dict) -> dict:
     nb = copy.deepcopy(nb)
     for cell in nb["cells"]:
         cell["source"] = _source(cell)
+        # nbstripout renumbers cell ids; an id is not content, so it never makes a header stale.
+        cell.pop("id", None)
     return nb
 
 
@@ -148,8 +150,10 @@ def exercise_version(nb: dict) -> dict:
     nb = copy.deepcopy(nb)
     for cell in nb["cells"]:
         if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
-            title = _source(cell).splitlines()[0] if _source(cell).strip() else "# Solution"
-            cell["source"] = title.replace("Solution", "Exercise") + "\n" + EXERCISE_STUB
+            lines = _source(cell).splitlines()
+            # Only a comment title is kept: a first line of code would give part of the answer away.
+            title = lines[0] if lines and lines[0].startswith("# Solution") else "# Solution"
+            cell["source"] = title.replace("Solution", "Exercise", 1) + "\n" + EXERCISE_STUB
             cell["metadata"] = {"tags": ["exercise"]}
             cell["outputs"], cell["execution_count"] = [], None
     return nb

@@ -51,7 +51,9 @@ def test_exercise_version_keeps_everything_but_the_solutions(path):
         if course.SOLUTION_TAG in original.get("metadata", {}).get("tags", []):
             n_solutions += 1
             assert course.EXERCISE_STUB in stub["source"]
-            body = "".join(original["source"]).splitlines()[1:]
+            lines = "".join(original["source"]).splitlines()
+            assert lines[0].startswith("# Solution"), "a solution cell starts with its title"
+            body = lines[1:]
             assert not any(line.strip() and line in stub["source"] for line in body)
         else:
             assert stub == original

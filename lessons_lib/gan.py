@@ -1,0 +1,1347 @@
+"""Generative adversarial networks, from the game on 2-D points to conditional DCGANs.
+
+A GAN is two networks playing a game. The generator :math:`G` maps a latent vector
+:math:`z \\sim \\mathcal N(0, I)` (and, for a conditional GAN, a class :math:`y`) to a data point;
+the discriminator :math:`D` outputs a logit :math:`\\ell(x)` whose sigmoid
+:math:`D(x) = \\sigma(\\ell(x))` is its belief that :math:`x` is real. This module holds
+
+* :class:`GAN`: generator and discriminator as multilayer perceptrons (``arch="mlp"``, for
+  2-D points) or as a small DCGAN (``arch="dcgan"``, for (C, H, W) images), class-conditional
+  when ``n_classes`` is given (label embedding for the generator, projection discriminator);
+* :func:`train_gan`: the four classic losses (``"minimax"``, ``"non-saturating"``,
+  ``"hinge"``, ``"wgan-gp"``) on top of the course's one loop
+  :func:`lessons_lib.training.train_loop`, logging the losses, :math:`D(x)` and
+  :math:`D(G(z))`;
+* :func:`mode_coverage`: the standard numbers of the 2-D mixture toys (modes covered and
+  share of high-quality samples);
+* :func:`optimal_discriminator`, :func:`mixture_log_density`, :func:`kde_log_density`: the
+  optimal discriminator :math:`D^*(x) = p_{data}(x) / (p_{data}(x) + p_g(x))` from known or
+  estimated densities;
+* :class:`ImageTranslator` and :func:`train_translator`: a pix2pix-style paired
+  image-to-image model (U-Net generator, patch discriminator that sees the input), trained
+  adversarially + L1 or with L1 only, and :func:`corrupt_images` to make the paired task;
+* :func:`interpolate_latents` and :func:`within_class_diversity` for the image notebook.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lessons_lib.checks import (
+    ArrayLike,
+    as_numpy,
+    as_tensor,
+    check_array,
+    check_images,
+    check_int,
+    check_labels,
+    check_one_of,
+    check_positive,
+    check_probability,
+    like_input,
+)
+from lessons_lib.device import resolve_device
+from lessons_lib.training import History, train_loop
+
+__all__ = [
+    "ARCHS",
+    "GAN",
+    "LOSSES",
+    "RECOMMENDED",
+    "ImageTranslator",
+    "MinibatchStd",
+    "corrupt_images",
+    "interpolate_latents",
+    "kde_log_density",
+    "mixture_log_density",
+    "mode_counts",
+    "mode_coverage",
+    "optimal_discriminator",
+    "recommended_epochs",
+    "recommended_settings",
+    "train_gan",
+    "train_translator",
+    "within_class_diversity",
+]
+
+ARCHS = ("mlp", "dcgan")
+LOSSES = ("non-saturating", "minimax", "hinge", "wgan-gp")
+
+#: The course's recommended training settings, by architecture, then by loss. ``steps`` is
+#: the number of generator updates :func:`train_gan` aims for when ``epochs`` is not given.
+RECOMMENDED: dict[str, dict[str, dict]] = {
+    "mlp": {
+        "default": {
+            "steps": 4000,
+            "batch_size": 256,
+            "lr_g": 1e-3,
+            "lr_d": 1e-3,
+            "betas": (0.5, 0.999),
+            "d_steps": 1,
+            "lr_decay": True,
+            "gp_weight": 0.0,
+            "ema_decay": 0.999,
+        },
+        "wgan-gp": {
+            "lr_g": 1e-3,
+            "lr_d": 1e-3,
+            "betas": (0.5, 0.9),
+            "d_steps": 5,
+            "gp_weight": 10.0,
+        },
+    },
+    "dcgan": {
+        "default": {
+            "steps": 3000,
+            "batch_size": 64,
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "betas": (0.5, 0.999),
+            "d_steps": 1,
+            "lr_decay": False,
+            "gp_weight": 0.0,
+            "ema_decay": 0.0,
+        },
+        "wgan-gp": {
+            "lr_g": 1e-4,
+            "lr_d": 1e-4,
+            "betas": (0.0, 0.9),
+            "d_steps": 5,
+            "gp_weight": 10.0,
+        },
+    },
+}
+
+
+def recommended_settings(arch: str, loss: str) -> dict:
+    """The recommended ``steps``, ``batch_size``, ``lr_g``, ``lr_d``, ``betas``, ``d_steps``."""
+    check_one_of(arch, "arch", ARCHS)
+    check_one_of(loss, "loss", LOSSES)
+    return {**RECOMMENDED[arch]["default"], **RECOMMENDED[arch].get(loss, {})}
+
+
+def recommended_epochs(
+    model: GAN, n_data: int, loss: str = "non-saturating", *, batch_size: int | None = None
+) -> int:
+    """Epochs that give the recommended number of generator updates for ``n_data`` points.
+
+    ``ceil(steps / batches_per_epoch)`` with ``steps`` from :func:`recommended_settings`; the
+    last incomplete batch is dropped, as :func:`train_gan` does.
+    """
+    settings = recommended_settings(model.arch, loss)
+    n_data = check_int(n_data, "n_data", min_value=1)
+    batch_size = check_int(batch_size or settings["batch_size"], "batch_size", min_value=1)
+    batches = max(1, n_data // batch_size)
+    return max(1, math.ceil(settings["steps"] / batches))
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def _n_halvings(height: int, width: int) -> int:
+    """How many stride-2 stages fit: halve while both sides stay even and at least 2 (max 3)."""
+    k = 0
+    while k < 3 and height % 2 == 0 and width % 2 == 0 and min(height, width) // 2 >= 2:
+        height, width, k = height // 2, width // 2, k + 1
+    return k
+
+
+class _Generator(nn.Module):
+    """z (B, latent_dim) [+ labels (B,)] → x (B, *data_shape)."""
+
+    def __init__(
+        self,
+        data_shape: tuple[int, ...],
+        latent_dim: int,
+        n_classes: int | None,
+        arch: str,
+        width: int,
+        bounded: bool,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data_shape = data_shape
+        norm_1d = nn.BatchNorm1d if batch_norm else lambda _: nn.Identity()
+        norm_2d = nn.BatchNorm2d if batch_norm else lambda _: nn.Identity()
+        self.bounded = bounded
+        embed_dim = 0
+        if n_classes is not None:
+            embed_dim = min(latent_dim, 32)
+            self.embed = nn.Embedding(n_classes, embed_dim)
+        n_in = latent_dim + embed_dim
+        if arch == "mlp":
+            # Four hidden layers with batch norm, as in the VEEGAN/PacGAN benchmark generator:
+            # without batch norm the 2-D generator spreads its samples far wider than 0.02.
+            layers = []
+            for n_from in (n_in, width, width, width):
+                layers += [nn.Linear(n_from, width), norm_1d(width), nn.ReLU()]
+            layers.append(nn.Linear(width, math.prod(data_shape)))
+            self.body = nn.Sequential(*layers)
+        else:
+            channels, height, wide = data_shape
+            k = _n_halvings(height, wide)
+            h0, w0, c0 = height >> k, wide >> k, width << (k - 1)
+            layers: list[nn.Module] = [
+                nn.Linear(n_in, c0 * h0 * w0),
+                nn.Unflatten(1, (c0, h0, w0)),
+                norm_2d(c0),
+                nn.ReLU(),
+            ]
+            c = c0
+            for _ in range(k):
+                layers += [
+                    nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1),
+                    norm_2d(c // 2),
+                    nn.ReLU(),
+                ]
+                c //= 2
+            layers.append(nn.Conv2d(c, channels, 3, padding=1))
+            self.body = nn.Sequential(*layers)
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        embedding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if labels is not None:
+            embedding = self.embed(labels)
+        if embedding is not None:
+            z = torch.cat([z, embedding], dim=1)
+        out = self.body(z).reshape(len(z), *self.data_shape)
+        return torch.sigmoid(out) if self.bounded else out
+
+
+class MinibatchStd(nn.Module):
+    """Append the batch's spread as one more feature (Karras et al., 2018), class by class.
+
+    (B, C, …) [+ labels (B,)] → (B, C + 1, …). A collapsed generator makes batches with almost
+    no spread, which this feature exposes to the discriminator at once; without it, D judges
+    each sample alone and cannot see that every fake is the same. With labels, the spread is
+    measured among the samples *of the same class* (each sample gets its class's value):
+    batch-wide spread would come from the mix of classes and hide a generator that draws one
+    image per class. It makes D's output depend on the whole batch, so score a real or a
+    fake batch as a whole, never a mix.
+    """
+
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        flat = h.flatten(1)
+        if labels is None:
+            spread = flat.std(dim=0, unbiased=False).mean().expand(len(h))
+        else:
+            onehot = F.one_hot(labels, int(labels.max()) + 1).to(flat.dtype)  # (B, K)
+            counts = onehot.sum(0).clamp_min(1.0)[:, None]
+            means = (onehot.T @ flat) / counts  # (K, F)
+            variances = (onehot.T @ flat.square()) / counts - means.square()
+            per_class = variances.clamp_min(0.0).add(1e-8).sqrt().mean(dim=1)  # (K,)
+            spread = per_class[labels]
+        return torch.cat([h, spread.reshape(-1, *([1] * (h.ndim - 1))).expand_as(h[:, :1])], 1)
+
+
+class _Discriminator(nn.Module):
+    """x (B, *data_shape) [+ labels (B,)] → logits (B,); projection when conditional."""
+
+    def __init__(
+        self,
+        data_shape: tuple[int, ...],
+        n_classes: int | None,
+        arch: str,
+        width: int,
+        minibatch_std: bool,
+        pack: int = 1,
+    ) -> None:
+        super().__init__()
+        extra = int(minibatch_std)
+        self.pack = pack
+        if arch == "mlp":
+            stem: list[nn.Module] = [
+                nn.Flatten(),
+                nn.Linear(math.prod(data_shape) * pack, width),
+                nn.LeakyReLU(0.2),
+                nn.Linear(width, width),
+                nn.LeakyReLU(0.2),
+            ]
+            trunk: list[nn.Module] = [nn.Linear(width + extra, width), nn.LeakyReLU(0.2)]
+            n_features = width
+        else:
+            channels, height, wide = data_shape
+            k = _n_halvings(height, wide)
+            blocks: list[list[nn.Module]] = []
+            c_in, c_out = channels, width
+            for stage in range(k):
+                if stage == k - 1:
+                    c_in += extra  # the spread feature enters before the last block (ProGAN)
+                blocks.append([nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)])
+                c_in, c_out = c_out, c_out * 2
+            stem = [layer for block in blocks[:-1] for layer in block]
+            trunk = [*blocks[-1], nn.Flatten()]
+            n_features = c_in * (height >> k) * (wide >> k)
+        self.stem = nn.Sequential(*stem)
+        self.spread = MinibatchStd() if minibatch_std else None
+        self.trunk = nn.Sequential(*trunk)
+        self.head = nn.Linear(n_features, 1)
+        # Projection discriminator (Miyato & Koyama, 2018): logit = w·φ(x) + b + e_y·φ(x).
+        self.project = nn.Embedding(n_classes, n_features) if n_classes is not None else None
+        if self.project is not None:
+            nn.init.zeros_(self.project.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.pack > 1:  # PacGAN: one decision per pack of `pack` consecutive samples
+            x = x.reshape(len(x) // self.pack, -1)
+        h = self.stem(x)
+        if self.spread is not None:
+            h = self.spread(h, labels)
+        phi = self.trunk(h)
+        logit = self.head(phi).squeeze(1)
+        if labels is not None and self.project is not None:
+            logit = logit + (self.project(labels) * phi).sum(dim=1)
+        return logit
+
+
+class GAN(nn.Module):
+    """A generator and a discriminator, optionally class-conditional.
+
+    Parameters
+    ----------
+    data_shape : tuple of int
+        Shape of one data point: ``(D,)`` for vectors (e.g. ``(2,)`` for 2-D points) or
+        ``(C, H, W)`` for images.
+    latent_dim : int
+        Size of the latent vector :math:`z \\sim \\mathcal N(0, I)`.
+    n_classes : int, optional
+        Make the model class-conditional: the generator reads a learned embedding of the
+        label beside :math:`z`; the discriminator is a projection discriminator.
+    arch : {"mlp", "dcgan"}
+        Multilayer perceptrons (three hidden layers of ``width``), or a DCGAN: transposed
+        convolutions with batch norm in the generator, strided convolutions with leaky ReLU
+        in the discriminator (no batch norm there, so a gradient penalty stays valid).
+        ``"dcgan"`` needs image data ``(C, H, W)`` with even ``H`` and ``W``.
+    width : int, optional
+        Hidden units (mlp, default 128) or channels of the first discriminator layer (dcgan,
+        default 32; the generator mirrors it).
+    bounded : bool, optional
+        Squash generator outputs into [0, 1] with a sigmoid. Default: True for images
+        (``len(data_shape) == 3``), False for vectors (2-D points are unbounded).
+    minibatch_std : bool, optional
+        Give the discriminator the batch's spread as a feature (:class:`MinibatchStd`), the
+        cheap cure for mode collapse of ProGAN. Default: True for ``"dcgan"`` (without it
+        the 8×8 digits DCGAN collapses to one digit), False for ``"mlp"`` (the 2-D notebook
+        shows collapse and cures it by other means; a batch-dependent D would also make its
+        heat map meaningless).
+    pack : int
+        PacGAN (Lin et al., 2018), for ``"mlp"``: the discriminator judges ``pack`` samples at
+        once, concatenated, all real or all fake. A pack from a collapsed generator is
+        visibly less varied than a real one, so packing penalises mode collapse. Its logits
+        then have one entry per pack; batches must be multiples of ``pack``.
+    batch_norm : bool
+        Batch normalisation in the generator's hidden layers (DCGAN; Radford et al. 2016 found
+        it kept the generator from "collapsing all samples to a single point"). Each layer is
+        normalised with statistics of the whole minibatch, a coupling between samples that
+        the 2-D notebook switches off to show the textbook GAN collapse.
+    seed : int, optional
+        Seed of the weight initialisation (the global random state is left untouched).
+
+    Attributes
+    ----------
+    generator, discriminator : nn.Module
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int],
+        latent_dim: int,
+        n_classes: int | None = None,
+        arch: str = "mlp",
+        *,
+        width: int | None = None,
+        bounded: bool | None = None,
+        minibatch_std: bool | None = None,
+        pack: int = 1,
+        batch_norm: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(data_shape, int) or not all(
+            isinstance(s, int | np.integer) and s >= 1 for s in data_shape
+        ):
+            raise TypeError(
+                f"data_shape must be a tuple of positive ints such as (2,) or (1, 8, 8), "
+                f"got {data_shape!r}."
+            )
+        data_shape = tuple(int(s) for s in data_shape)
+        if len(data_shape) not in (1, 3):
+            raise ValueError(
+                f"data_shape must be (D,) for vectors or (C, H, W) for images, got {data_shape}."
+            )
+        latent_dim = check_int(latent_dim, "latent_dim", min_value=1)
+        if n_classes is not None:
+            n_classes = check_int(n_classes, "n_classes", min_value=2)
+        check_one_of(arch, "arch", ARCHS)
+        if arch == "dcgan":
+            if len(data_shape) != 3:
+                raise ValueError(
+                    f"arch='dcgan' needs image data_shape (C, H, W), got {data_shape}; "
+                    "use arch='mlp' for vectors."
+                )
+            if _n_halvings(*data_shape[1:]) == 0:
+                raise ValueError(
+                    f"arch='dcgan' needs even image sides of at least 4, got {data_shape[1:]}."
+                )
+        width = check_int(width if width is not None else 128 if arch == "mlp" else 32, "width")
+        if width < 2:
+            raise ValueError(f"width must be >= 2, got {width}.")
+        self.data_shape = data_shape
+        self.latent_dim = latent_dim
+        self.n_classes = n_classes
+        self.arch = arch
+        self.width = width
+        self.bounded = len(data_shape) == 3 if bounded is None else bool(bounded)
+        self.minibatch_std = arch == "dcgan" if minibatch_std is None else bool(minibatch_std)
+        self.pack = check_int(pack, "pack", min_value=1)
+        self.batch_norm = bool(batch_norm)
+        if self.pack > 1 and (arch != "mlp" or n_classes is not None):
+            raise ValueError("pack > 1 (PacGAN) is for unconditional arch='mlp' models only.")
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(check_int(seed, "seed", min_value=0))
+            self.generator = _Generator(
+                data_shape, latent_dim, n_classes, arch, width, self.bounded, self.batch_norm
+            )
+            self.discriminator = _Discriminator(
+                data_shape, n_classes, arch, width, self.minibatch_std, self.pack
+            )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def extra_repr(self) -> str:
+        return (
+            f"data_shape={self.data_shape}, latent_dim={self.latent_dim}, "
+            f"n_classes={self.n_classes}, arch={self.arch!r}, width={self.width}, "
+            f"minibatch_std={self.minibatch_std}, pack={self.pack}, batch_norm={self.batch_norm}"
+        )
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def latent(
+        self, n: int, *, seed: int | None = None, truncation: float | None = None
+    ) -> torch.Tensor:
+        """Draw latent vectors z, shape (n, latent_dim), on the model's device.
+
+        ``truncation`` (the truncation trick): redraw every coordinate with
+        :math:`|z_j| > \\text{truncation}` until all lie inside, i.e. sample a truncated
+        normal. Smaller values trade variety for typical-looking samples. The draws use a CPU
+        generator seeded with ``seed``, so the same seed gives the same z on every device.
+        """
+        n = check_int(n, "n", min_value=1)
+        if truncation is not None:
+            truncation = check_positive(truncation, "truncation")
+        gen = torch.Generator().manual_seed(
+            int(seed) if seed is not None else int(torch.randint(2**62, ()).item())
+        )
+        z = torch.randn(n, self.latent_dim, generator=gen)
+        if truncation is not None:
+            outside = z.abs() > truncation
+            while outside.any():
+                z[outside] = torch.randn(int(outside.sum()), generator=gen)
+                outside = z.abs() > truncation
+        return z.to(self.device)
+
+    def _labels(self, labels, n: int, seed: int | None) -> torch.Tensor | None:
+        if self.n_classes is None:
+            if labels is not None:
+                raise ValueError("labels were given, but this GAN is not conditional (n_classes).")
+            return None
+        if labels is None:
+            gen = torch.Generator().manual_seed(
+                (int(seed) + 1) if seed is not None else int(torch.randint(2**62, ()).item())
+            )
+            return torch.randint(self.n_classes, (n,), generator=gen).to(self.device)
+        if isinstance(labels, int | np.integer) and not isinstance(labels, bool):
+            labels = torch.full((n,), int(labels), dtype=torch.int64)
+        check_labels(labels, "labels", n=n, n_classes=self.n_classes)
+        return as_tensor(labels, dtype=torch.int64, device=self.device)
+
+    def class_embedding(self, labels: ArrayLike | int) -> torch.Tensor:
+        """The generator's learned class embeddings :math:`e_y`, shape (B, embed_dim).
+
+        Blend two of them and pass the blend to :meth:`generate` as ``embedding=`` to walk from
+        one class to another.
+        """
+        if self.n_classes is None:
+            raise ValueError("this GAN is not conditional: it has no class embeddings.")
+        n = 1 if isinstance(labels, int | np.integer) else len(labels)
+        with torch.no_grad():
+            return self.generator.embed(self._labels(labels, n, seed=0)).clone()
+
+    def generate(
+        self,
+        z: ArrayLike,
+        labels: ArrayLike | int | None = None,
+        *,
+        embedding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Map latent vectors z (B, latent_dim) [and labels (B,)] to data (B, *data_shape).
+
+        A conditional GAN needs the class: ``labels`` (an int or one per z) or, instead,
+        ``embedding`` (B, embed_dim), e.g. a blend of two :meth:`class_embedding` rows. Runs in
+        evaluation mode (batch norm uses its running statistics) without gradients; the result
+        is on the model's device.
+        """
+        check_array(z, "z", ndim=2, shape=(None, self.latent_dim), kinds="f")
+        y = self._labels(labels, len(z), seed=0) if labels is not None else None
+        if embedding is not None:
+            if self.n_classes is None or labels is not None:
+                raise ValueError(
+                    "embedding= replaces labels= and needs a conditional GAN; pass one of them."
+                )
+            width = self.generator.embed.embedding_dim
+            check_array(embedding, "embedding", shape=(len(z), width), kinds="f")
+            embedding = as_tensor(embedding, dtype=torch.float32, device=self.device)
+        elif self.n_classes is not None and y is None:
+            raise ValueError("this GAN is conditional: pass labels (an int or one per z).")
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                z = as_tensor(z, dtype=torch.float32, device=self.device)
+                return self.generator(z, y, embedding)
+        finally:
+            self.train(was_training)
+
+    def discriminate(
+        self, x: ArrayLike, labels: ArrayLike | int | None = None
+    ) -> torch.Tensor | np.ndarray:
+        """The discriminator's logits :math:`\\ell(x)`, shape (B,); :math:`D(x)=\\sigma(\\ell)`.
+
+        numpy in, numpy out. Evaluation mode, no gradients.
+        """
+        check_array(x, "x", shape=(None, *self.data_shape), kinds="f")
+        if len(x) % self.pack:
+            raise ValueError(f"x must hold whole packs of {self.pack} points, got {len(x)}.")
+        y = self._labels(labels, len(x), seed=0) if labels is not None else None
+        if self.n_classes is not None and y is None:
+            raise ValueError("this GAN is conditional: pass labels (an int or one per point).")
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                logits = self.discriminator(
+                    as_tensor(x, dtype=torch.float32, device=self.device), y
+                )
+        finally:
+            self.train(was_training)
+        return like_input(logits, x)
+
+    def sample(
+        self,
+        n: int,
+        labels: ArrayLike | int | None = None,
+        seed: int | None = None,
+        *,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
+        """Draw n samples, shape (n, *data_shape), on the model's device.
+
+        Parameters
+        ----------
+        n : int
+        labels : int or (n,) ints, optional
+            Classes to generate (a conditional GAN). An int repeats one class; ``None`` draws
+            classes uniformly at random (from ``seed``).
+        seed : int, optional
+            The same seed gives the same samples.
+        truncation : float, optional
+            Truncation trick: latent coordinates limited to ``[-truncation, truncation]``.
+
+        Returns
+        -------
+        Tensor, shape (n, *data_shape): images in [0, 1], vectors unbounded.
+        """
+        n = check_int(n, "n", min_value=1)
+        y = self._labels(labels, n, seed)
+        z = self.latent(n, seed=seed, truncation=truncation)
+        return self.generate(z, y)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _discriminator_loss(loss: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Loss of D given logits on a real and a fake batch (both (B,))."""
+    if loss in ("minimax", "non-saturating"):
+        # -[log D(x) + log(1 - D(G(z)))] with log σ(l) = -softplus(-l), log(1-σ(l)) = -softplus(l)
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    if loss == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return fake.mean() - real.mean()  # wgan-gp, the penalty is added by the caller
+
+
+def _generator_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
+    """Loss of G given the discriminator's logits on a fake batch (B,)."""
+    if loss == "minimax":
+        return -F.softplus(fake).mean()  # E log(1 - D(G(z))), minimised: saturates when D wins
+    if loss == "non-saturating":
+        return F.softplus(-fake).mean()  # -E log D(G(z))
+    return -fake.mean()  # hinge and wgan-gp
+
+
+def _gradient_penalty(
+    discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, labels
+) -> torch.Tensor:
+    """WGAN-GP: E (||∇ℓ(x̂)|| - 1)^2 on random points x̂ between real and fake."""
+    shape = (len(real),) + (1,) * (real.ndim - 1)
+    t = torch.rand(shape, device=real.device)
+    mixed = (t * real + (1 - t) * fake).requires_grad_(True)
+    logits = discriminator(mixed, labels)
+    (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """Freeze a module's weights for the generator's step: gradients reach the inputs only."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _mean_output(loss: str, logits: torch.Tensor) -> float:
+    """D's mean output: a probability σ(ℓ) for the cross-entropy losses, else the raw score."""
+    values = torch.sigmoid(logits) if loss in ("minimax", "non-saturating") else logits
+    return float(values.mean())
+
+
+def _check_data(model: GAN, data, labels):
+    check_array(data, "data", shape=(None, *model.data_shape), kinds="f")
+    if len(data) < 2:
+        raise ValueError(f"data needs at least 2 points (batch norm), got {len(data)}.")
+    if model.bounded:
+        check_array(data, "data", min_value=0.0, max_value=1.0)
+    if model.n_classes is not None:
+        if labels is None:
+            raise ValueError("this GAN is conditional (n_classes is set): pass labels=.")
+        check_labels(labels, "labels", n=len(data), n_classes=model.n_classes)
+    elif labels is not None:
+        raise ValueError("labels were given, but the GAN is not conditional; set n_classes.")
+
+
+def train_gan(
+    model: GAN,
+    data: ArrayLike,
+    labels: ArrayLike | None = None,
+    epochs: int | None = None,
+    loss: str = "non-saturating",
+    *,
+    batch_size: int | None = None,
+    lr_g: float | None = None,
+    lr_d: float | None = None,
+    betas: tuple[float, float] | None = None,
+    d_steps: int | None = None,
+    gp_weight: float | None = None,
+    lr_decay: bool | None = None,
+    ema_decay: float | None = None,
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train a :class:`GAN` with one of the classic losses.
+
+    Each mini-batch makes ``d_steps`` discriminator updates (fresh z each time, same real
+    batch) and one generator update, both with Adam. With logits :math:`\\ell` and
+    :math:`D = \\sigma(\\ell)`, the losses are
+
+    ==================  ======================================  ===========================
+    loss                discriminator minimises                 generator minimises
+    ==================  ======================================  ===========================
+    ``minimax``         :math:`-\\log D(x) - \\log(1-D(G(z)))`    :math:`\\log(1 - D(G(z)))`
+    ``non-saturating``  same                                    :math:`-\\log D(G(z))`
+    ``hinge``           :math:`[1-\\ell(x)]_+ + [1+\\ell(G(z))]_+`  :math:`-\\ell(G(z))`
+    ``wgan-gp``         :math:`\\ell(G(z)) - \\ell(x) + \\lambda\\,GP`  :math:`-\\ell(G(z))`
+    ==================  ======================================  ===========================
+
+    Parameters
+    ----------
+    model : GAN
+    data : Tensor or ndarray, shape (N, *model.data_shape)
+        Images in [0, 1] (a bounded model) or unbounded vectors.
+    labels : (N,) ints, optional
+        Needed exactly when the model is conditional.
+    epochs : int, optional
+        Passes over the data. Default: enough for the recommended number of generator
+        updates (:data:`RECOMMENDED`), e.g. 6000 for a DCGAN, 3000 for an MLP.
+    loss : {"non-saturating", "minimax", "hinge", "wgan-gp"}
+    batch_size, lr_g, lr_d, betas, d_steps : optional
+        Mini-batch size, Adam learning rates of G and D, Adam betas, discriminator updates per
+        generator update. Defaults from :func:`recommended_settings` (the course's settings).
+    gp_weight : float, optional
+        :math:`\\lambda` of the gradient penalty :math:`\\mathbb E(\\lVert\\nabla_{\\hat x}
+        \\ell(\\hat x)\\rVert - 1)^2` on points between real and fake (Gulrajani et al., 2017).
+        Default: the recommended value for the loss (WGAN-GP needs it; for the others it is an
+        optional extra, off by default, that keeps D smooth so its gradient reaches far).
+    lr_decay : bool, optional
+        Decay both learning rates linearly to 0 over the run, so the last steps refine
+        instead of jittering (Adam's noise scales with the learning rate). Default: the
+        recommended setting (on for the 2-D MLPs, whose modes are 0.02 wide).
+    ema_decay : float, optional
+        Keep an exponential moving average of the generator's weights
+        (:math:`\\bar\\theta \\leftarrow \\beta\\bar\\theta + (1-\\beta)\\theta` after every update)
+        and put it in the generator at the end (then re-estimate its batch-norm statistics). The
+        players circle the equilibrium rather than sit on it; the average sits closer
+        (Yazıcı et al., 2019). The decay warms up as :math:`\\min(\\beta, (1+t)/(10+t))` at
+        update :math:`t`, so a short run is not pulled back to its initial weights. Default:
+        the recommended setting (0.999 for the 2-D MLPs, off for the DCGAN); 0 turns it off.
+    seed : int, optional
+        Seeds the loop, the shuffling and every z: same seed, same run on the same device.
+    device : torch.device or str, optional
+    progress : bool
+        Show a progress bar.
+    on_epoch_end : callable, optional
+        ``on_epoch_end(epoch, history)``, e.g. to keep a fixed-noise grid as training goes.
+
+    Returns
+    -------
+    History
+        Per-epoch means of ``d_loss``, ``g_loss``, ``d_real`` (mean :math:`D(x)`) and
+        ``d_fake`` (mean :math:`D(G(z))`) — probabilities for the cross-entropy losses, raw
+        critic scores for hinge and WGAN-GP — plus ``grad_penalty`` for WGAN-GP and
+        ``epoch_seconds``.
+    """
+    if not isinstance(model, GAN):
+        raise TypeError(f"model must be a lessons_lib.gan.GAN, got {type(model).__name__}.")
+    check_one_of(loss, "loss", LOSSES)
+    _check_data(model, data, labels)
+    settings = recommended_settings(model.arch, loss)
+    batch_size = check_int(batch_size or settings["batch_size"], "batch_size", min_value=1)
+    if model.pack > 1 and (batch_size % model.pack or len(data) < batch_size):
+        raise ValueError(
+            f"with pack={model.pack}, batch_size ({batch_size}) must be a multiple of it "
+            f"and at most the number of points ({len(data)})."
+        )
+    lr_g = check_positive(lr_g if lr_g is not None else settings["lr_g"], "lr_g")
+    lr_d = check_positive(lr_d if lr_d is not None else settings["lr_d"], "lr_d")
+    betas = tuple(betas if betas is not None else settings["betas"])
+    for k, beta in enumerate(betas):
+        check_probability(beta, f"betas[{k}]", low=0.0, high=1.0, inclusive=True)
+    d_steps = check_int(
+        d_steps if d_steps is not None else settings["d_steps"], "d_steps", min_value=1
+    )
+    gp_weight = check_positive(
+        gp_weight if gp_weight is not None else settings["gp_weight"], "gp_weight", strict=False
+    )
+    n = len(data)
+    if epochs is None:
+        epochs = recommended_epochs(model, n, loss, batch_size=batch_size)
+    epochs = check_int(epochs, "epochs", min_value=1)
+
+    target = resolve_device(device)
+    model.to(target)
+    gen, disc = model.generator, model.discriminator
+    opt_g = torch.optim.Adam(gen.parameters(), lr=lr_g, betas=betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr_d, betas=betas)
+    lr_decay = settings["lr_decay"] if lr_decay is None else bool(lr_decay)
+    total_steps = epochs * max(1, n // batch_size if n >= batch_size else 1)
+    schedules = [
+        torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, 1.0 - k / total_steps))
+        for opt in (opt_g, opt_d)
+        if lr_decay
+    ]
+    ema_decay = settings["ema_decay"] if ema_decay is None else ema_decay
+    ema_decay = check_probability(ema_decay, "ema_decay", inclusive=True, high=0.999999)
+    average = [p.detach().clone() for p in gen.parameters()] if ema_decay > 0 else None
+    ema_steps = [0]
+    tensors = [as_tensor(data, dtype=torch.float32)]
+    if labels is not None:
+        tensors.append(as_tensor(labels, dtype=torch.int64))
+
+    def step(batch: list[torch.Tensor]) -> dict[str, float]:
+        real = batch[0]
+        y = batch[1] if len(batch) > 1 else None
+        metrics: dict[str, float] = {}
+        for k in range(d_steps):
+            # The last D step's fakes keep their graph and are reused by the G step.
+            with torch.set_grad_enabled(k == d_steps - 1):
+                fake = gen(torch.randn(len(real), model.latent_dim, device=target), y)
+            real_logits, fake_logits = disc(real, y), disc(fake.detach(), y)
+            d_loss = _discriminator_loss(loss, real_logits, fake_logits)
+            if gp_weight > 0:
+                penalty = _gradient_penalty(disc, real, fake.detach(), y)
+                d_loss = d_loss + gp_weight * penalty
+                metrics["grad_penalty"] = penalty.item()
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        with _frozen(disc):
+            g_loss = _generator_loss(loss, disc(fake, y))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        for schedule in schedules:
+            schedule.step()
+        if average is not None:
+            # Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early on the
+            # decay is (1 + t) / (10 + t), so a short run is not averaged back to its init.
+            ema_steps[0] += 1
+            decay = min(ema_decay, (1 + ema_steps[0]) / (10 + ema_steps[0]))
+            with torch.no_grad():
+                torch._foreach_lerp_(average, list(gen.parameters()), 1.0 - decay)
+        return {
+            "d_loss": d_loss.item(),
+            "g_loss": g_loss.item(),
+            "d_real": _mean_output(loss, real_logits.detach()),
+            "d_fake": _mean_output(loss, fake_logits.detach()),
+            **metrics,
+        }
+
+    history = train_loop(
+        step,
+        tensors,
+        modules=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device=target,
+        progress=progress,
+        drop_last=n >= batch_size,  # a tiny last batch gives batch norm noisy statistics
+        on_epoch_end=on_epoch_end,
+        desc=f"GAN ({loss})",
+    )
+    if average is not None:
+        with torch.no_grad():
+            for param, mean in zip(gen.parameters(), average):
+                param.copy_(mean)
+        _recalibrate_batch_norm(gen, tensors[1] if len(tensors) > 1 else None, model, batch_size)
+    return history
+
+
+def _recalibrate_batch_norm(
+    gen: nn.Module, labels: torch.Tensor | None, model: GAN, batch_size: int, n_batches: int = 50
+) -> None:
+    """Re-estimate the generator's batch-norm statistics for its current (averaged) weights.
+
+    The running statistics were gathered with the raw weights; averaged weights produce
+    slightly different activations. Resetting them and averaging over fresh batches (momentum
+    None: a plain mean) makes sampling in evaluation mode match the averaged generator.
+    """
+    norms = [m for m in gen.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    device = next(gen.parameters()).device
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    gen.train()
+    with torch.no_grad():
+        for _ in range(n_batches):
+            z = torch.randn(batch_size, model.latent_dim, device=device)
+            y = None
+            if labels is not None:
+                y = labels[torch.randint(len(labels), (batch_size,), device=labels.device)]
+                y = y.to(device)
+            gen(z, y)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    gen.eval()
+
+
+# --------------------------------------------------------------------------- 2-D toy measures
+
+#: The protocol of VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al., 2018): 2,500
+#: samples, and a mode counts as covered when at least 20 high-quality samples fall on it.
+COVERAGE_MIN_COUNT, COVERAGE_N_SAMPLES = 20, 2500
+
+
+def _nearest_mode(samples: ArrayLike, centers: ArrayLike, std: float):
+    check_array(samples, "samples", ndim=2, kinds="f")
+    check_array(centers, "centers", ndim=2, shape=(None, samples.shape[1]), kinds="fiu")
+    std = check_positive(std, "std")
+    points = as_numpy(samples).astype(np.float64)
+    modes = as_numpy(centers).astype(np.float64)
+    distances = np.sqrt(((points[:, None, :] - modes[None, :, :]) ** 2).sum(-1))  # (N, K)
+    nearest = distances.argmin(axis=1)
+    high_quality = distances[np.arange(len(points)), nearest] <= 3.0 * std
+    return nearest, high_quality, len(modes)
+
+
+def mode_counts(samples: ArrayLike, centers: ArrayLike, std: float) -> np.ndarray:
+    """High-quality samples per mode, shape (K,).
+
+    A sample is *high quality* when it lies within ``3 * std`` (Euclidean distance) of its
+    nearest mode centre; it is then counted for that mode.
+    """
+    nearest, high_quality, n_modes = _nearest_mode(samples, centers, std)
+    return np.bincount(nearest[high_quality], minlength=n_modes)
+
+
+def mode_coverage(
+    samples: ArrayLike, centers: ArrayLike, std: float, *, min_count: int | None = None
+) -> tuple[int, float]:
+    """Modes covered and share of high-quality samples, the standard numbers of the 2-D toys.
+
+    Conventions (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018): a sample is *high
+    quality* when it lies within three standard deviations of its nearest mode centre; a mode
+    is *covered* when at least ``min_count`` high-quality samples fall on it. The papers draw
+    2,500 samples and use 20; by default ``min_count`` keeps that rate, 20 per 2,500 samples
+    (at least 1), so the test means the same for other sample sizes.
+
+    Parameters
+    ----------
+    samples : (N, D) array or Tensor
+        Generated points.
+    centers : (K, D) array or Tensor
+        The mode centres of the true mixture (e.g. ``lessons_lib.data.ring_centers()``).
+    std : float
+        The standard deviation of each (isotropic) mode.
+    min_count : int, optional
+        High-quality samples a mode needs to count as covered.
+
+    Returns
+    -------
+    modes_covered : int
+        Between 0 and K.
+    high_quality_fraction : float
+        In [0, 1].
+    """
+    counts = mode_counts(samples, centers, std)
+    n = len(samples)
+    if min_count is None:
+        min_count = max(1, round(COVERAGE_MIN_COUNT * n / COVERAGE_N_SAMPLES))
+    min_count = check_int(min_count, "min_count", min_value=1)
+    return int((counts >= min_count).sum()), float(counts.sum() / n)
+
+
+# --------------------------------------------------------------------------- optimal D
+
+
+def mixture_log_density(
+    points: ArrayLike, centers: ArrayLike, std: float, weights: ArrayLike | None = None
+) -> ArrayLike:
+    """Log density of a mixture of isotropic Gaussians :math:`\\sum_k \\pi_k N(x; \\mu_k, s^2 I)`.
+
+    Parameters
+    ----------
+    points : (N, D)
+    centers : (K, D)
+        The means :math:`\\mu_k`.
+    std : float
+        The common standard deviation :math:`s`.
+    weights : (K,), optional
+        Mixture weights :math:`\\pi_k` (default equal), summing to 1.
+
+    Returns
+    -------
+    (N,) log densities; numpy in, numpy out.
+    """
+    check_array(points, "points", ndim=2, kinds="f")
+    check_array(centers, "centers", ndim=2, shape=(None, points.shape[1]), kinds="fiu")
+    std = check_positive(std, "std")
+    x = as_tensor(points, dtype=torch.float64)
+    mu = as_tensor(centers, dtype=torch.float64, device=x.device)
+    k, d = mu.shape
+    if weights is None:
+        log_w = torch.full((k,), -math.log(k), dtype=torch.float64, device=x.device)
+    else:
+        check_array(weights, "weights", shape=(k,), min_value=0.0)
+        w = as_tensor(weights, dtype=torch.float64, device=x.device)
+        if abs(float(w.sum()) - 1.0) > 1e-6:
+            raise ValueError(f"weights must sum to 1, they sum to {float(w.sum()):.6g}.")
+        log_w = torch.log(w)
+    squared = torch.cdist(x, mu) ** 2  # (N, K)
+    log_normal = -0.5 * squared / std**2 - d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
+    return like_input(torch.logsumexp(log_w + log_normal, dim=1), points)
+
+
+def kde_log_density(
+    samples: ArrayLike, bandwidth: float | None = None
+) -> Callable[[ArrayLike], ArrayLike]:
+    """A Gaussian kernel density estimate of the samples' density, as a log-density function.
+
+    :math:`\\hat p(x) = \\frac1N \\sum_i N(x; x_i, h^2 I)`, with bandwidth :math:`h` by
+    Scott's rule :math:`h = \\bar\\sigma N^{-1/(D+4)}` (mean per-axis std) unless given.
+
+    Parameters
+    ----------
+    samples : (N, D)
+    bandwidth : float, optional
+
+    Returns
+    -------
+    callable
+        ``log_density(points (M, D)) -> (M,)``, numpy in, numpy out. Its ``bandwidth``
+        attribute holds :math:`h`.
+    """
+    check_array(samples, "samples", ndim=2, kinds="f")
+    n, d = samples.shape
+    if bandwidth is None:
+        spread = float(as_numpy(samples).astype(np.float64).std(axis=0).mean())
+        bandwidth = max(spread, 1e-12) * n ** (-1.0 / (d + 4))
+    bandwidth = check_positive(bandwidth, "bandwidth")
+
+    def log_density(points: ArrayLike) -> ArrayLike:
+        check_array(points, "points", ndim=2, shape=(None, d), kinds="f")
+        return mixture_log_density(points, samples, bandwidth)
+
+    log_density.bandwidth = bandwidth
+    return log_density
+
+
+def optimal_discriminator(log_p_data: ArrayLike, log_p_g: ArrayLike) -> ArrayLike:
+    """The optimal discriminator :math:`D^*(x) = p_{data}(x) / (p_{data}(x) + p_g(x))`.
+
+    Computed stably from log densities as :math:`\\sigma(\\log p_{data} - \\log p_g)`, so
+    points where both densities underflow still get a value (1/2 when they are equal).
+
+    Parameters
+    ----------
+    log_p_data, log_p_g : (N,) arrays or Tensors
+        The two log densities at the same N points (e.g. from :func:`mixture_log_density`
+        and :func:`kde_log_density`).
+
+    Returns
+    -------
+    (N,) values in [0, 1]; numpy in, numpy out.
+    """
+    check_array(log_p_data, "log_p_data", ndim=1, kinds="f", finite=False)
+    check_array(log_p_g, "log_p_g", ndim=1, kinds="f", shape=(len(log_p_data),), finite=False)
+    a = as_tensor(log_p_data, dtype=torch.float64)
+    b = as_tensor(log_p_g, dtype=torch.float64, device=a.device)
+    if torch.isnan(a).any() or torch.isnan(b).any() or (a == math.inf).any():
+        raise ValueError("log densities must not be NaN or +inf.")
+    both_zero = torch.isneginf(a) & torch.isneginf(b)
+    value = torch.sigmoid(a - b)
+    value = torch.where(both_zero, torch.full_like(value, math.nan), value)
+    return like_input(value, log_p_data)
+
+
+# --------------------------------------------------------------------------- latent space
+
+
+def interpolate_latents(
+    z0: torch.Tensor, z1: torch.Tensor, n_steps: int, *, method: str = "slerp"
+) -> torch.Tensor:
+    """Points between two latent vectors, shape (n_steps, latent_dim), ends included.
+
+    ``"slerp"`` (spherical) keeps the norm typical of :math:`\\mathcal N(0, I)` samples, which
+    concentrate near the sphere of radius :math:`\\sqrt{d}`; ``"linear"`` cuts through the
+    middle, where the midpoint of two independent draws has norm about :math:`\\sqrt{d/2}`,
+    a latent the generator almost never saw.
+
+    Parameters
+    ----------
+    z0, z1 : Tensor, shape (latent_dim,)
+    n_steps : int
+        At least 2.
+    method : {"slerp", "linear"}
+    """
+    check_array(z0, "z0", ndim=1, kinds="f")
+    check_array(z1, "z1", shape=(len(z0),), kinds="f")
+    n_steps = check_int(n_steps, "n_steps", min_value=2)
+    check_one_of(method, "method", ("slerp", "linear"))
+    a = as_tensor(z0, dtype=torch.float64)
+    b = as_tensor(z1, dtype=torch.float64, device=a.device)
+    t = torch.linspace(0, 1, n_steps, dtype=torch.float64, device=a.device)[:, None]
+    cos = torch.clamp((a @ b) / (a.norm() * b.norm()).clamp_min(1e-12), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if method == "linear" or float(omega) < 1e-6:
+        path = (1 - t) * a + t * b
+    else:
+        path = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+    return like_input(path.to(torch.float32), z0)
+
+
+def within_class_diversity(images: ArrayLike, labels: ArrayLike) -> float:
+    """Mean pairwise Euclidean distance between images of the same class, averaged over classes.
+
+    A generator that draws one image per class scores 0; real digits score about 2.3 (8×8
+    pixels in [0, 1]). Compare a model's value with the real data's to judge variety within a
+    class (classes with a single image are skipped).
+
+    Parameters
+    ----------
+    images : (N, C, H, W) or (N, D)
+    labels : (N,) ints
+    """
+    check_array(images, "images", ndim=(2, 4), kinds="f")
+    check_labels(labels, "labels", n=len(images))
+    x = as_tensor(images, dtype=torch.float64).reshape(len(images), -1)
+    y = as_tensor(labels, dtype=torch.int64, device=x.device)
+    per_class = []
+    for c in torch.unique(y):
+        members = x[y == c]
+        m = len(members)
+        if m < 2:
+            continue
+        per_class.append(float(torch.pdist(members).mean()))
+    if not per_class:
+        raise ValueError("within_class_diversity needs at least one class with two images.")
+    return float(np.mean(per_class))
+
+
+# --------------------------------------------------------------------------- image translation
+
+CORRUPTIONS = ("mask", "noise")
+
+
+def corrupt_images(
+    images: ArrayLike, kind: str = "mask", *, noise_std: float = 0.3, seed: int | None = None
+) -> ArrayLike:
+    """Damage images for a paired restoration task (the input of :class:`ImageTranslator`).
+
+    Parameters
+    ----------
+    images : (N, C, H, W) in [0, 1]
+    kind : {"mask", "noise"}
+        ``"mask"`` blanks the bottom half (set to 0): several digits share a top half, so the
+        completion is ambiguous. ``"noise"`` adds Gaussian noise of ``noise_std`` and clips
+        to [0, 1].
+    noise_std : float
+    seed : int, optional
+        Seeds the noise.
+
+    Returns
+    -------
+    (N, C, H, W) in [0, 1], numpy in, numpy out.
+    """
+    check_images(images)
+    check_one_of(kind, "kind", CORRUPTIONS)
+    noise_std = check_positive(noise_std, "noise_std")
+    x = as_tensor(images).clone()
+    if kind == "mask":
+        x[:, :, x.shape[2] // 2 :, :] = 0.0
+    else:
+        gen = torch.Generator().manual_seed(
+            int(seed) if seed is not None else int(torch.randint(2**62, ()).item())
+        )
+        noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+        x = (x + noise_std * noise).clamp(0.0, 1.0)
+    return like_input(x, images)
+
+
+class _UNet(nn.Module):
+    """(B, C, H, W) → (B, C, H, W) in [0, 1]: two stride-2 levels with skip connections."""
+
+    def __init__(self, channels: int, levels: int, width: int) -> None:
+        super().__init__()
+        self.inp = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.LeakyReLU(0.2))
+        self.down = nn.ModuleList()
+        self.up = nn.ModuleList()
+        c = width
+        for _ in range(levels):
+            self.down.append(
+                nn.Sequential(
+                    nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),
+                    nn.BatchNorm2d(2 * c),
+                    nn.LeakyReLU(0.2),
+                )
+            )
+            c *= 2
+        for _ in range(levels):
+            # input: the level below (c) and, after the first, its skip (c) concatenated
+            c_in = c if not self.up else 2 * c
+            self.up.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(c_in, c // 2, 4, stride=2, padding=1),
+                    nn.BatchNorm2d(c // 2),
+                    nn.ReLU(),
+                )
+            )
+            c //= 2
+        self.out = nn.Conv2d(2 * c, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.inp(x)]
+        for block in self.down:
+            skips.append(block(skips[-1]))
+        h = skips.pop()
+        for k, block in enumerate(self.up):
+            h = block(h if k == 0 else torch.cat([h, skips.pop()], dim=1))
+        return torch.sigmoid(self.out(torch.cat([h, skips.pop()], dim=1)))
+
+
+class ImageTranslator(nn.Module):
+    """A pix2pix-style paired image-to-image model (Isola et al., 2017), sized for small images.
+
+    The generator :math:`G` is a small U-Net mapping an input image :math:`a` (e.g. a masked
+    digit) to an output :math:`\\hat b = G(a)`; the discriminator is a *patch* discriminator
+    that sees the pair :math:`(a, b)` stacked on the channel axis and returns one logit per
+    patch, so it judges whether each region of :math:`b` is a plausible completion of
+    :math:`a`.
+
+    Parameters
+    ----------
+    image_shape : (C, H, W)
+        H and W even, at least 4.
+    width : int
+        Channels of the first layers (doubled at each level).
+    seed : int, optional
+        Seed of the weight initialisation.
+    """
+
+    def __init__(self, image_shape: Sequence[int], *, width: int = 32, seed: int | None = None):
+        super().__init__()
+        if len(tuple(image_shape)) != 3 or not all(
+            isinstance(s, int | np.integer) and s >= 1 for s in image_shape
+        ):
+            raise ValueError(f"image_shape must be (C, H, W) positive ints, got {image_shape!r}.")
+        channels, height, wide = (int(s) for s in image_shape)
+        levels = min(_n_halvings(height, wide), 2)
+        if levels == 0:
+            raise ValueError(f"ImageTranslator needs even image sides >= 4, got {height}×{wide}.")
+        width = check_int(width, "width", min_value=2)
+        self.image_shape = (channels, height, wide)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(check_int(seed, "seed", min_value=0))
+            self.generator = _UNet(channels, levels, width)
+            self.discriminator = nn.Sequential(
+                nn.Conv2d(2 * channels, width, 4, stride=2, padding=1),
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(width, 2 * width, 3, padding=1),
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(2 * width, 1, 3, padding=1),
+            )
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """G(a): (B, C, H, W) → (B, C, H, W) in [0, 1] (with gradients, current mode)."""
+        return self.generator(inputs)
+
+    def patch_logits(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        """The patch discriminator's logits for the pairs (a, b): shape (B, 1, H/2, W/2)."""
+        return self.discriminator(torch.cat([inputs, outputs], dim=1))
+
+    def translate(self, inputs: ArrayLike) -> ArrayLike:
+        """Restore a batch (evaluation mode, no gradients): (B, C, H, W) → (B, C, H, W).
+
+        numpy in, numpy out; tensors come back on the model's device.
+        """
+        check_images(inputs, "inputs", channels=self.image_shape[0], size=self.image_shape[1:])
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                out = self.generator(as_tensor(inputs, dtype=torch.float32, device=device))
+        finally:
+            self.train(was_training)
+        return like_input(out, inputs)
+
+
+def train_translator(
+    model: ImageTranslator,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    epochs: int = 60,
+    *,
+    adversarial: bool = True,
+    l1_weight: float = 100.0,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train an :class:`ImageTranslator` on pairs (a, b), pix2pix style.
+
+    The generator minimises :math:`\\lambda\\,\\mathbb E|b - G(a)|_1` plus, when
+    ``adversarial``, the non-saturating loss :math:`-\\mathbb E\\log D(a, G(a))` averaged over
+    patches; the patch discriminator minimises
+    :math:`-\\log D(a, b) - \\log(1 - D(a, G(a)))`. With ``adversarial=False`` this is plain
+    L1 regression, whose optimum is the per-pixel *median* of the plausible outputs: a blur
+    when the input is ambiguous.
+
+    Parameters
+    ----------
+    model : ImageTranslator
+    inputs, targets : (N, C, H, W) in [0, 1]
+        The pairs: damaged and intact images.
+    epochs : int
+    adversarial : bool
+        Add the patch discriminator's loss (pix2pix) or train with L1 only.
+    l1_weight : float
+        :math:`\\lambda` (pix2pix uses 100).
+    batch_size, lr, betas : Adam settings, shared by G and D.
+    seed, device, progress, on_epoch_end : as in :func:`train_gan`.
+
+    Returns
+    -------
+    History
+        Per-epoch ``l1`` (mean absolute error) and, when adversarial, ``g_adv``, ``d_loss``,
+        ``d_real`` and ``d_fake`` (mean patch probabilities).
+    """
+    if not isinstance(model, ImageTranslator):
+        raise TypeError(f"model must be an ImageTranslator, got {type(model).__name__}.")
+    c, h, w = model.image_shape
+    check_images(inputs, "inputs", channels=c, size=(h, w))
+    check_images(targets, "targets", channels=c, size=(h, w))
+    if len(inputs) != len(targets):
+        raise ValueError(
+            f"inputs and targets must pair up: {len(inputs)} inputs, {len(targets)} targets."
+        )
+    epochs = check_int(epochs, "epochs", min_value=1)
+    l1_weight = check_positive(l1_weight, "l1_weight", strict=False)
+    lr = check_positive(lr, "lr")
+    if not adversarial and l1_weight == 0:
+        raise ValueError("with adversarial=False the only loss is L1: l1_weight must be > 0.")
+    target_device = resolve_device(device)
+    model.to(target_device)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=betas)
+
+    def step(batch: list[torch.Tensor]) -> dict[str, float]:
+        a, b = batch
+        fake = model.generator(a)
+        metrics: dict[str, float] = {}
+        if adversarial:
+            real_logits = model.patch_logits(a, b)
+            fake_logits = model.patch_logits(a, fake.detach())
+            d_loss = _discriminator_loss("non-saturating", real_logits, fake_logits)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            metrics = {
+                "d_loss": d_loss.item(),
+                "d_real": _mean_output("non-saturating", real_logits.detach()),
+                "d_fake": _mean_output("non-saturating", fake_logits.detach()),
+            }
+        l1 = (fake - b).abs().mean()
+        g_loss = l1_weight * l1
+        if adversarial:
+            with _frozen(model.discriminator):
+                g_adv = _generator_loss("non-saturating", model.patch_logits(a, fake))
+            g_loss = g_loss + g_adv
+            metrics["g_adv"] = g_adv.item()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        return {"l1": l1.item(), **metrics}
+
+    return train_loop(
+        step,
+        [as_tensor(inputs, dtype=torch.float32), as_tensor(targets, dtype=torch.float32)],
+        modules=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device=target_device,
+        progress=progress,
+        drop_last=len(inputs) >= batch_size,
+        on_epoch_end=on_epoch_end,
+        desc="pix2pix" if adversarial else "L1 only",
+    )
