@@ -1300,7 +1300,7 @@ def dequantize(
     A pixel with L levels :math:`k/(L-1)`, :math:`k \in \{0, \dots, L-1\}`, is mapped to
     :math:`(k + u)/L` with :math:`u \sim U(0, 1)`: the cell :math:`[k/L, (k+1)/L)` of width
     1/L. A density :math:`p` on such data defines a probability of the discrete image,
-    :math:`P(k) = \int_{	ext{cell}} p(y)\, dy = L^{-D}\, E_u[p((k+u)/L)] \ge L^{-D}
+    :math:`P(k) = \int_{\text{cell}} p(y)\, dy = L^{-D}\, E_u[p((k+u)/L)] \ge L^{-D}
     \exp E_u[\log p]`, so continuous and discrete models can be compared in the same units
     (:func:`lessons_lib.metrics.dequantized_bits_per_dim`).
 
@@ -1347,12 +1347,12 @@ def discrete_log_likelihood(
     r"""Log-probability of discrete images under a *continuous* density, per image.
 
     The density :math:`p` (e.g. a GMM fitted to dequantized images) gives each discrete image
-    the probability of its cell, :math:`P(x) = \int_{	ext{cell}(x)} p(y)\, dy =
+    the probability of its cell, :math:`P(x) = \int_{\text{cell}(x)} p(y)\, dy =
     L^{-D} E_u[p((k + u)/L)]`. It is estimated with ``k`` uniform draws u per image,
 
     .. math::
 
-        \log \hat P(x) = \log rac1k \sum_{j=1}^k pig((k + u_j)/Lig) - D \log L ,
+        \log \hat P(x) = \log \frac1k \sum_{j=1}^k p\big((k + u_j)/L\big) - D \log L ,
 
     an importance-sampling estimate with the uniform proposal: a lower bound in expectation
     that tightens with k, exactly like the IWAE bound of a VAE (and ``k = 1`` is the Jensen
