@@ -31,13 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lessons_lib.checks import check_int, check_one_of, check_positive
+from lessons_lib.checks import as_tensor, check_images, check_int, check_one_of, check_positive
 from lessons_lib.device import resolve_device
 
 __all__ = [
     "DIGIT_CLASSES",
     "FASHION_CLASSES",
     "DataIntegrityError",
+    "augment",
     "data_dir",
     "fashion_mnist_available",
     "grid_centers",
@@ -693,3 +694,73 @@ def make_mixture_2d(
     points = means[labels] + torch.einsum("nij,nj->ni", chol[labels], noise)
     target = resolve_device(device)
     return points.to(target), labels.to(target)
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def augment(
+    images: torch.Tensor | np.ndarray,
+    *,
+    max_rotation: float = 10.0,
+    max_shift: float = 0.5,
+    max_scale: float = 0.1,
+    hflip: bool = False,
+    copies: int = 1,
+    seed: int | None = None,
+) -> torch.Tensor:
+    """Random rotations, shifts and scalings (and, optionally, mirror images) of a batch.
+
+    Each output image is the input under its own random affine map, drawn uniformly: a
+    rotation in ``[-max_rotation, max_rotation]`` degrees, a shift of up to ``max_shift``
+    pixels along each axis and a scaling by a factor in ``[1 - max_scale, 1 + max_scale]``,
+    resampled bilinearly with black (0) outside the image. With ``hflip`` half of the images
+    are also mirrored left to right (right for clothes, wrong for digits: a mirrored 3 is not
+    a digit).
+
+    Parameters
+    ----------
+    images : (N, C, H, W), values in [0, 1]
+    max_rotation : float, degrees, >= 0
+    max_shift : float, pixels, >= 0
+    max_scale : float in [0, 1)
+    hflip : bool
+    copies : int
+        Stack this many independently augmented copies of the batch.
+    seed : int, optional
+
+    Returns
+    -------
+    Tensor, shape (copies · N, C, H, W), values in [0, 1], on the images' device
+    """
+    check_images(images, "images")
+    max_rotation = check_positive(max_rotation, "max_rotation", strict=False)
+    max_shift = check_positive(max_shift, "max_shift", strict=False)
+    max_scale = check_positive(max_scale, "max_scale", strict=False)
+    if max_scale >= 1:
+        raise ValueError(f"max_scale must lie in [0, 1), got {max_scale}.")
+    copies = check_int(copies, "copies", min_value=1)
+    x = as_tensor(images, dtype=torch.float32).repeat(copies, 1, 1, 1)
+    n, _, height, width = x.shape
+    gen = _generator(seed)
+
+    def uniform(bound: float) -> torch.Tensor:
+        return (2 * torch.rand(n, generator=gen, dtype=torch.float64) - 1) * bound
+
+    angle = torch.deg2rad(uniform(max_rotation))
+    scale = 1 + uniform(max_scale)
+    # affine_grid maps output coordinates in [-1, 1] to input ones: the inverse transform.
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    mirror = torch.ones(n, dtype=torch.float64)
+    if hflip:
+        mirror = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0).double()
+    theta = torch.zeros(n, 2, 3, dtype=torch.float64)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * mirror, -sin * height / width
+    theta[:, 1, 0], theta[:, 1, 1] = sin * mirror * width / height, cos
+    theta[:, 0, 2] = uniform(max_shift) * 2 / width
+    theta[:, 1, 2] = uniform(max_shift) * 2 / height
+    grid = torch.nn.functional.affine_grid(
+        theta.to(x.device, torch.float32), list(x.shape), align_corners=False
+    )
+    out = torch.nn.functional.grid_sample(x, grid, mode="bilinear", align_corners=False)
+    return out.clamp(0, 1)

@@ -311,3 +311,35 @@ def test_toy_sets_reject_bad_sizes():
         data.make_ring(0)
     with pytest.raises(ValueError, match="std must be > 0"):
         data.make_grid(10, std=-1.0)
+
+
+def test_augment_without_change_is_the_identity_and_flips_mirror():
+    from lessons_lib.data import augment, load_digits
+
+    x, _ = load_digits("train", device="cpu")
+    x = x[:20]
+    same = augment(x, max_rotation=0, max_shift=0, max_scale=0, seed=0)
+    assert torch.allclose(same, x, atol=1e-6)
+    flipped = augment(x, max_rotation=0, max_shift=0, max_scale=0, hflip=True, seed=0)
+    mirrored = [bool(torch.allclose(f, i.flip(-1), atol=1e-6)) for f, i in zip(flipped, x)]
+    kept = [bool(torch.allclose(f, i, atol=1e-6)) for f, i in zip(flipped, x)]
+    assert all(m or k for m, k in zip(mirrored, kept)) and any(mirrored) and any(kept)
+
+
+def test_augment_draws_reproducible_random_maps():
+    from lessons_lib.data import augment, load_digits
+
+    x, _ = load_digits("train", device="cpu")
+    a = augment(x[:10], copies=3, seed=1)
+    assert a.shape == (30, 1, 8, 8) and 0 <= float(a.min()) and float(a.max()) <= 1
+    assert torch.equal(a, augment(x[:10], copies=3, seed=1))
+    assert not torch.allclose(a[:10], a[10:20])  # each copy has its own maps
+    # A pure shift of at most 0.5 px moves the centre of mass by at most about 0.5 px.
+    cols = torch.arange(8.0)
+    shifted = augment(x[:10], max_rotation=0, max_scale=0, max_shift=0.5, seed=2)
+    centre = lambda im: (im.sum(-2) * cols).sum(-1) / im.sum((-2, -1))
+    assert float((centre(shifted) - centre(x[:10])).abs().max()) < 0.75
+    with pytest.raises(ValueError, match="max_scale"):
+        augment(x[:2], max_scale=1.0)
+    with pytest.raises(ValueError, match="max_rotation"):
+        augment(x[:2], max_rotation=-1.0)

@@ -599,3 +599,46 @@ def test_plot_mixture_2d_labels_its_axes():
     plot_mixture_2d(X, diag.weights_, diag.means_, diag.covariances_)
     with pytest.raises(ValueError, match="responsibilities"):
         plot_mixture_2d(X, model.weights_, model.means_, model.covariances_, responsibilities=X)
+
+
+def test_transfer_colours_with_one_component_matches_the_target_moments_exactly():
+    from lessons_lib.gmm import transfer_colours
+
+    rng = np.random.default_rng(0)
+    source_pixels = rng.normal(size=(4000, 3)) @ np.array(
+        [[0.2, 0, 0], [0.05, 0.1, 0], [0, 0.02, 0.1]]
+    )
+    target_pixels = rng.normal(size=(3000, 3)) @ np.array(
+        [[0.1, 0.03, 0], [0, 0.2, 0], [0.01, 0, 0.05]]
+    )
+    target_pixels += np.array([0.6, 0.3, 0.2])
+    source = GaussianMixture(1, reg_covar=0.0, device="cpu").fit(source_pixels)
+    target = GaussianMixture(1, reg_covar=0.0, device="cpu").fit(target_pixels)
+    moved = transfer_colours(source_pixels, source, target, clip=False)
+    assert isinstance(moved, np.ndarray) and moved.shape == source_pixels.shape
+    np.testing.assert_allclose(moved.mean(0), target.means_[0], atol=1e-10)
+    np.testing.assert_allclose(np.cov(moved.T, bias=True), target.covariances_[0], atol=1e-10)
+
+
+def test_transfer_colours_pairs_components_by_brightness_and_checks_inputs():
+    from lessons_lib.gmm import transfer_colours
+
+    rng = np.random.default_rng(1)
+    dark, light = rng.normal(0.2, 0.02, (500, 3)), rng.normal(0.8, 0.02, (500, 3))
+    source = GaussianMixture(2, seed=0, device="cpu").fit(np.vstack([dark, light]))
+    # The target's dark colours are bluish, its light ones reddish.
+    blue, red = (
+        rng.normal([0.1, 0.1, 0.4], 0.02, (500, 3)),
+        rng.normal([0.9, 0.6, 0.5], 0.02, (500, 3)),
+    )
+    target = GaussianMixture(2, seed=0, device="cpu").fit(np.vstack([red, blue]))
+    moved = transfer_colours(np.vstack([dark, light]), source, target)
+    np.testing.assert_allclose(moved[:500].mean(0), [0.1, 0.1, 0.4], atol=0.01)
+    np.testing.assert_allclose(moved[500:].mean(0), [0.9, 0.6, 0.5], atol=0.01)
+    assert 0 <= moved.min() and moved.max() <= 1
+    with pytest.raises(ValueError, match="n_components"):
+        transfer_colours(dark, source, GaussianMixture(1, device="cpu").fit(blue))
+    with pytest.raises(ValueError, match="pixels"):
+        transfer_colours(dark[:, :2], source, target)
+    with pytest.raises(TypeError, match="fitted"):
+        transfer_colours(dark, source, GaussianMixture(2))

@@ -47,3 +47,9 @@ def test_course_shape(path):
     for cell in solutions:
         assert cell["metadata"].get("jupyter", {}).get("source_hidden"), "solutions are collapsed"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    missing = [p.stem for p in NOTEBOOKS if f"| `{p.stem}` |" not in readme]
+    assert not missing, f"README's course table misses {missing}"

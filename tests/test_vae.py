@@ -527,3 +527,37 @@ def test_bad_training_arguments():
         ppca_log_likelihood(np.zeros((2, 3)), np.zeros((3, 1)), np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="sigma"):
         gradient_estimator_variance(lambda z: z.sum(-1), torch.zeros(2), torch.tensor([1.0, 0.0]))
+
+
+def _constant_decoder(model: VAE, pixel_probs: torch.Tensor) -> None:
+    """Make the decoder ignore z: its last layer outputs the logits of ``pixel_probs``."""
+    last = model.decoder.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.logit(pixel_probs).flatten())
+
+
+def test_denoise_matches_the_closed_form_when_the_prior_ignores_z():
+    """With λ(z) = λ for every z, the posterior over z is the prior, and
+    P(x_i = 1 | y_i) = λ(1-p) / (λ(1-p) + (1-λ)p) for y_i = 1, λp / (λp + (1-λ)(1-p)) for 0."""
+    model = VAE((1, 4, 4), 2, hidden=8, seed=0)
+    lam = torch.linspace(0.05, 0.95, 16).view(1, 4, 4)
+    _constant_decoder(model, lam)
+    noisy = binary_images(3, (1, 4, 4))
+    p = 0.2
+    got = model.denoise(noisy, p, k=64, n_rounds=2, seed=0)
+    on = lam * (1 - p) / (lam * (1 - p) + (1 - lam) * p)
+    off = lam * p / (lam * p + (1 - lam) * (1 - p))
+    assert torch.allclose(got, torch.where(noisy == 1, on, off), atol=1e-5)
+
+
+def test_denoise_checks_its_inputs():
+    model = VAE((1, 4, 4), 2, hidden=8, seed=0)
+    with pytest.raises(ValueError, match="noise_rate"):
+        model.denoise(binary_images(2, (1, 4, 4)), 0.5)
+    with pytest.raises(ValueError, match="binary"):
+        model.denoise(grey_images(2, (1, 4, 4)), 0.1)
+    with pytest.raises(ValueError, match="Bernoulli"):
+        VAE((1, 4, 4), 2, "gaussian", hidden=8).denoise(binary_images(2, (1, 4, 4)), 0.1)
+    again = model.denoise(binary_images(2, (1, 4, 4)), 0.1, k=16, seed=3)
+    assert torch.equal(again, model.denoise(binary_images(2, (1, 4, 4)), 0.1, k=16, seed=3))
