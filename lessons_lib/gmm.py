@@ -383,6 +383,7 @@ class _Pruner:
             - 0.5 * dim * LOG_2PI
         )
         self.largest_variance = torch.linalg.eigvalsh(cov)[:, -1]
+        self.mean_variance = torch.diagonal(cov, dim1=1, dim2=2).mean(1)
         self.stacked = self.inverse_t.permute(1, 0, 2).reshape(dim, k * dim)
         self.negative_whitened_means = -self.whitened_means.reshape(-1)
         s = min(dim, self.PREFIX)
@@ -392,14 +393,18 @@ class _Pruner:
         self.negative_prefix_offset = -self.prefix_offset.reshape(-1)
         self.mean_norms = (means**2).sum(1)
 
-    def _euclid_bound(self, x: torch.Tensor) -> torch.Tensor:
-        """u (B, K) from m >= |x - mu_k|^2 / lambda_max, for the (permuted) chunk x (B, D)."""
+    def _euclid_bound(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the (permuted) chunk x (B, D): the bound u (B, K) from
+        m >= |x - mu_k|^2 / lambda_max, and a guess of the log-joint from m ~ |x - mu_k|^2 /
+        (mean variance), which picks the component to whiten first (a broad component has the
+        highest *bound* for every point, but rarely the highest log-joint)."""
         x_norms = torch.linalg.vector_norm(x, dim=1, keepdim=True).square_()
         squared = torch.addmm(self.mean_norms, x, self.means.T, alpha=-2.0).add_(x_norms)
+        guess = (squared / self.mean_variance).mul_(-0.5).add_(self.offset)
         # A rounding margin keeps the bound a bound (|x - mu|^2 is computed by expansion).
         margin = (x_norms + self.mean_norms).mul_(64 * torch.finfo(x.dtype).eps)
         lower = squared.sub_(margin).div_(self.largest_variance).clamp_min_(0)
-        return lower.mul_(-0.5).add_(self.offset)
+        return lower.mul_(-0.5).add_(self.offset), guess
 
     def _prefix_bound(self, x: torch.Tensor) -> torch.Tensor:
         """u (B, K) from m >= |first s whitened coordinates|^2."""
@@ -411,15 +416,12 @@ class _Pruner:
 
     def _whiten_pairs(self, x: torch.Tensor, pairs: torch.Tensor, log_joint: torch.Tensor) -> None:
         """Fill log_joint[n, k] exactly for the (point, component) pairs marked in ``pairs``."""
-        groups = _PairGroups(pairs)
-        if groups.n_pairs == 0:
-            return
-        # Each component whitens its own points: one batched product for all components.
-        y = torch.baddbmm(
-            -self.whitened_means[:, None, :], groups.gather(x), self.inverse_t
-        )  # (K, M, D)
-        values = self.offset[:, None] - 0.5 * torch.linalg.vector_norm(y, dim=-1).square_()
-        log_joint[groups.rows, groups.components] = values[groups.components, groups.slots]
+        # One product per component over its own points: the cost is the number of pairs
+        # times D^2 however unevenly they fall (a padded batch would cost K times the
+        # largest group, which a broad component can make the whole chunk).
+        for k, rows in _rows_by_component(pairs):
+            y = torch.addmm(-self.whitened_means[k], x[rows], self.inverse_t[k])
+            log_joint[rows, k] = self.offset[k] - 0.5 * torch.linalg.vector_norm(y, dim=1).square_()
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         """Every pair, as one product: for chunks where the bound rules out little."""
@@ -431,10 +433,10 @@ class _Pruner:
         """(B, K) log-joints of a chunk x (B, D); -inf where provably negligible."""
         if self.order is not None:
             x = x[:, self.order]
-        bound = self._euclid_bound(x)
+        bound, guess = self._euclid_bound(x)
         log_joint = torch.full_like(bound, -math.inf)
         # 1. Every point against its most promising component.
-        promising = bound.argmax(1)
+        promising = guess.argmax(1)
         first = torch.zeros_like(bound, dtype=torch.bool)
         first[torch.arange(len(x), device=x.device), promising] = True
         self._whiten_pairs(x, first, log_joint)
@@ -450,31 +452,13 @@ class _Pruner:
         return log_joint
 
 
-class _PairGroups:
-    """The marked entries of a bool (N, K) matrix, grouped by component and padded, so that
-    per-component work on "its" points is ONE batched product instead of a loop over K.
-
-    ``rows``, ``components``, ``slots`` (P,) locate each pair n -> (k, slot); ``index``
-    (K, M) lists each component's rows, padded with the row N (a row of zeros appended by
-    :meth:`gather`, whose weights are zero).
-    """
-
-    def __init__(self, pairs: torch.Tensor) -> None:
-        n, k = pairs.shape
-        marked = torch.nonzero(pairs.T)  # (P, 2) = (component, row), sorted by component
-        self.components, self.rows = marked[:, 0], marked[:, 1]
-        self.n_pairs = len(marked)
-        counts = torch.bincount(self.components, minlength=k)
-        starts = torch.cumsum(counts, 0) - counts
-        self.slots = torch.arange(self.n_pairs, device=pairs.device) - starts[self.components]
-        width = int(counts.max()) if self.n_pairs else 0
-        self.index = torch.full((k, width), n, dtype=torch.int64, device=pairs.device)
-        self.index[self.components, self.slots] = self.rows
-
-    def gather(self, values: torch.Tensor) -> torch.Tensor:
-        """values (N, ...) -> (K, M, ...), padding rows zero."""
-        padded = torch.cat([values, values.new_zeros(1, *values.shape[1:])])
-        return padded[self.index]
+def _rows_by_component(pairs: torch.Tensor):
+    """(k, rows) for each component k with marked rows in the bool (N, K) matrix ``pairs``."""
+    components, rows = torch.nonzero(pairs.T, as_tuple=True)  # sorted by component
+    counts = torch.bincount(components, minlength=pairs.shape[1]).tolist()
+    for k, rows_k in enumerate(torch.split(rows, counts)):
+        if len(rows_k):
+            yield k, rows_k
 
 
 def _truncated_m_sums(
@@ -487,14 +471,14 @@ def _truncated_m_sums(
     about N D^2 instead of K N D^2.
     """
     counts = resp.sum(0)
-    groups = _PairGroups(resp > _RESP_FLOOR * resp.max(0).values)
-    points = groups.gather(x) - means[:, None, :]  # (K, M, D), centred on the old means
-    padded_resp = torch.cat([resp, resp.new_zeros(1, resp.shape[1])])
-    component_ids = torch.arange(len(means), device=x.device)[:, None]
-    weights = padded_resp[groups.index, component_ids][:, :, None]  # (K, M, 1)
-    weighted = points * weights  # padding rows have weight 0
-    first = weighted.sum(1)
-    second = weighted.transpose(1, 2) @ points  # (K, D, D), one batched product
+    k, dim = means.shape
+    first = x.new_zeros(k, dim)
+    second = x.new_zeros(k, dim, dim)
+    for j, rows in _rows_by_component(resp > _RESP_FLOOR * resp.max(0).values):
+        points = x[rows] - means[j]  # centred on the old means
+        weighted = points * resp[rows, j, None]
+        first[j] = weighted.sum(0)
+        second[j] = weighted.T @ points
     return counts, first, second
 
 
