@@ -7,7 +7,7 @@ Bernoulli VAE on the same binarized images in the same process. Prints images pe
 median of ``--repeats`` timed runs after a warm-up) and the ratio library / reference: 1.0
 means the library costs nothing on top of the arithmetic.
 
-Quality (``--quality``, minutes on a CPU): the numbers quoted in ``benchmarks/vae.md`` with
+Quality (``--quality``, minutes on a CPU): the numbers quoted in ``benchmarks/README.md`` with
 the course's recommended settings: the pPCA gap, test log-likelihoods (IWAE, k = 1000) of
 binarized digits and Fashion-MNIST beside a Gaussian mixture's, the conditional VAE's class
 accuracy and within-class diversity, inpainting errors against the GMM, training times.
