@@ -8,6 +8,7 @@ library / reference: 1.0 means the library costs nothing on top of the arithmeti
 
     python benchmarks/bench_training.py                    # every model, on the CPU
     python benchmarks/bench_training.py --models dcgan-digits --repeats 3
+    python benchmarks/bench_training.py --models vae      # the VAEs (bench_training_vae.py)
     python benchmarks/bench_training.py --device cuda      # also on a GPU, when there is one
 
 One function per model (``bench_<model>``), registered in ``BENCHMARKS``; add a model by
@@ -194,7 +195,8 @@ BENCHMARKS: dict[str, Callable[[torch.device, int], dict]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    choices = [*BENCHMARKS, "vae"]  # "vae": the Bernoulli VAEs of bench_training_vae.py
+    parser.add_argument("--models", nargs="*", default=choices, choices=choices)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     args = parser.parse_args()
@@ -209,6 +211,11 @@ def main() -> None:
     )
     for device in devices:
         for name in args.models:
+            if name == "vae":
+                from bench_training_vae import throughput  # the same directory as this script
+
+                throughput(str(device), args.repeats)
+                continue
             result = BENCHMARKS[name](device, args.repeats)
             ratio = result["library"] / result["reference"]
             print(
