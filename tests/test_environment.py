@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import yaml
 
+import lessons_lib
+
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names that differ from PyPI's
-CONDA_NAMES = {"torch": "pytorch-cpu"}
+CONDA_NAMES = {"torch": "pytorch"}
 
 
 def requirement_name(spec: str) -> str:
@@ -37,6 +41,33 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     assert not extra, f"environment.yml has packages pyproject.toml lacks: {sorted(extra)}"
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e ." in pip_section  # lessons_lib installed from the repo
+
+
+def test_environment_yml_pip_section_installs_as_conda_runs_it(tmp_path):
+    """conda and mamba write the pip lines into a requirements file and run ``pip -r`` on it.
+
+    Options such as ``--no-deps`` are invalid there and break Binder's build. Every dependency
+    is already installed (by conda there, by ``make setup`` here), so pip must install
+    lessons_lib alone.
+    """
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    requirements = tmp_path / "condaenv.requirements.txt"
+    requirements.write_text("\n".join(pip_lines) + "\n")
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    command += ["--dry-run", "--no-index", "--no-build-isolation", "-U", "-r", str(requirements)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    would_install = [line for line in done.stdout.splitlines() if line.startswith("Would install")]
+    expected = f"Would install lessons_lib-{lessons_lib.__version__}"
+    assert would_install == [expected], done.stdout[-2000:]
+
+
+def test_environment_yml_uses_current_conda_forge_names():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {requirement_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    legacy = {"pytorch-cpu", "pytorch-gpu"}  # old metapackages; conda-forge's is ``pytorch``
+    assert not conda & legacy, f"legacy conda-forge names: {sorted(conda & legacy)}"
 
 
 def test_lock_pins_every_dependency_exactly():
@@ -80,3 +111,17 @@ def test_widget_extension_is_installed():
 
     share = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter-widgets"
     assert (share / "jupyterlab-manager" / "package.json").is_file()
+
+
+def test_readme_install_commands_are_the_real_ones():
+    """The Colab line is the one every notebook runs; the conda line names the real env."""
+    from lessons_lib.course import BRANCH, colab_cell_source
+
+    readme = (ROOT / "README.md").read_text()
+    url = pyproject()["project"]["urls"]["Repository"]
+    assert "OWNER" not in readme and 'REPO"' not in readme, "a placeholder is left in README"
+    colab_command = f'%pip install "lessons_lib @ git+{url}@{BRANCH}"'
+    assert colab_command in readme
+    assert colab_command.replace("%pip install", "%pip install --quiet") in colab_cell_source(url)
+    env_name = yaml.safe_load((ROOT / "environment.yml").read_text())["name"]
+    assert f"conda env create -f environment.yml && conda activate {env_name}" in readme

@@ -1,0 +1,164 @@
+"""Wall time and peak kernel memory of every notebook, as a learner runs it (full mode).
+
+Each notebook is executed top to bottom in a fresh kernel (nbclient), from ``notebooks/``,
+exactly as ``make notebooks`` does. After the last cell, one extra cell asks the kernel for its
+peak resident memory (``getrusage``: the high-water mark of the kernel process, plus that of
+any child process it waited for), so the figure is what Binder's memory limit sees. The table
+is printed and written into ``benchmarks/README.md`` between the markers
+``<!-- notebook-resources -->`` and ``<!-- /notebook-resources -->``.
+
+Run from the repository root::
+
+    python benchmarks/notebook_resources.py                 # every notebook, full mode
+    python benchmarks/notebook_resources.py 07 09           # only these (prefixes; the
+                                                            # table keeps the other rows)
+    python benchmarks/notebook_resources.py --fresh-data    # empty LESSONS_DATA_DIR
+
+``--fresh-data`` points ``LESSONS_DATA_DIR`` at an empty temporary folder, so feature
+networks are trained and datasets fetched as on a learner's first run (a learner's true first
+run; the default reuses the cache in ``data/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- notebook-resources -->", "<!-- /notebook-resources -->"
+MARKER = "NOTEBOOK-RESOURCES "
+# The budgets of the course: a learner's run on a 2-core CPU, a Binder kernel's memory.
+TIME_BUDGET_S = 300.0
+MEMORY_BUDGET_MB = 1536.0
+
+PEAK_CELL = f"""
+import json, resource, sys
+_scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+_peak = max(resource.getrusage(who).ru_maxrss for who in
+            (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * _scale
+print("{MARKER}" + json.dumps({{"peak_bytes": _peak}}))
+"""
+
+
+def _peak_from(cell: nbformat.NotebookNode) -> int:
+    for output in cell.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith(MARKER):
+                return int(json.loads(line[len(MARKER) :])["peak_bytes"])
+    raise RuntimeError(f"the memory cell printed nothing usable: {cell.get('outputs')}")
+
+
+def measure(path: Path, timeout: int = 1800) -> dict:
+    """Execute one notebook in a fresh kernel; its wall time (s) and peak memory (MB)."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    peak_mb = _peak_from(nb.cells[-1]) / 2**20
+    return {"notebook": path.stem, "seconds": round(seconds, 1), "peak_mb": round(peak_mb)}
+
+
+def table(rows: list[dict], context: str) -> str:
+    lines = [
+        context,
+        "",
+        "| notebook | wall time (full mode) | peak kernel memory |",
+        "|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(f"| `{row['notebook']}` | {row['seconds']:.0f} s | {row['peak_mb']:,} MB |")
+    return "\n".join(lines)
+
+
+def previous_rows() -> dict[str, dict]:
+    """The rows of the table now in the README, by notebook (kept for notebooks not rerun)."""
+    rows = {}
+    pattern = r"^\| `(\w+)` \| (\d+) s \| ([\d,]+) MB \|$"
+    for name, seconds, peak in re.findall(pattern, README.read_text(), flags=re.M):
+        rows[name] = {
+            "notebook": name,
+            "seconds": float(seconds),
+            "peak_mb": int(peak.replace(",", "")),
+        }
+    return rows
+
+
+def write_readme(text: str) -> None:
+    """Replace the table between the markers (atomically: temporary file, then rename)."""
+    readme = README.read_text()
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in readme:
+        readme = re.sub(
+            re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S
+        )
+    else:
+        readme = readme.rstrip("\n") + "\n\n## Notebook resources\n\n" + block + "\n"
+    tmp = README.with_suffix(".md.tmp")
+    tmp.write_text(readme)
+    os.replace(tmp, README)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="notebook name prefixes (default: all)")
+    parser.add_argument("--fresh-data", action="store_true", help="empty LESSONS_DATA_DIR")
+    parser.add_argument("--no-readme", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(prefix) for prefix in args.only)]
+    if not paths:
+        parser.error(f"no notebook matches {args.only}")
+    os.environ.pop("LESSONS_FAST", None)  # full mode: the run a learner makes
+    fresh = tempfile.TemporaryDirectory(prefix="lessons-data-") if args.fresh_data else None
+    if fresh is not None:
+        os.environ["LESSONS_DATA_DIR"] = fresh.name
+    rows = []
+    for path in paths:
+        row = measure(path)
+        print(f"{row['notebook']}: {row['seconds']:.0f} s, {row['peak_mb']:,} MB", flush=True)
+        rows.append(row)
+    import torch
+
+    context = (
+        f"Measured by `benchmarks/notebook_resources.py` on {time.strftime('%Y-%m-%d')}: "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+        f", data folder {'empty at the start' if fresh else 'warm (cached feature networks)'}. "
+        f"Budgets: {TIME_BUDGET_S:.0f} s and {MEMORY_BUDGET_MB:,.0f} MB per notebook."
+    )
+    print(table(rows, context))
+    if not args.no_readme:
+        merged = previous_rows() | {row["notebook"]: row for row in rows}
+        write_readme(table([merged[name] for name in sorted(merged)], context))
+    over = [
+        r["notebook"]
+        for r in rows
+        if r["peak_mb"] > MEMORY_BUDGET_MB or r["seconds"] > TIME_BUDGET_S
+    ]
+    if over:
+        print(f"over budget: {', '.join(over)}", file=sys.stderr)
+    if fresh is not None:
+        fresh.cleanup()
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
