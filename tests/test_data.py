@@ -147,7 +147,9 @@ class FileServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def close(self):
         self.httpd.shutdown()
@@ -268,9 +270,12 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path, monkeypatch):
 
 def test_fashion_mnist_available_is_false_without_files(tmp_path, monkeypatch):
     monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
-    fake = dataclasses.replace(data.FASHION_MNIST, local_dirs=(tmp_path / "nowhere",))
+    # No local copy and no URL to download from (so no real download on a networked machine).
+    fake = dataclasses.replace(data.FASHION_MNIST, local_dirs=(tmp_path / "nowhere",), urls=())
     monkeypatch.setattr(data, "FASHION_MNIST", fake)
+    monkeypatch.delenv("LESSONS_DATA_MIRROR", raising=False)
     assert not data.fashion_mnist_available()
+    assert "not available" in data.fashion_mnist_status()
 
 
 def test_photos():
@@ -343,3 +348,195 @@ def test_augment_draws_reproducible_random_maps():
         augment(x[:2], max_scale=1.0)
     with pytest.raises(ValueError, match="max_rotation"):
         augment(x[:2], max_rotation=-1.0)
+
+
+# --------------------------------------------------------------------------- regressions
+# Each test below failed before the fix it guards.
+
+
+class TestMnistIsVerified:
+    """MNIST copies used to be accepted on shape alone (no content checksum is published)."""
+
+    def test_forged_uncompressed_labels_are_rejected(self, cache):
+        folder = cache / "mnist"
+        folder.mkdir()
+        forged = folder / "train-labels-idx1-ubyte"
+        forged.write_bytes(idx_bytes(np.full(60000, 255, np.uint8)))
+        with pytest.raises(data.DataIntegrityError, match=r"labels from 255 to 255") as info:
+            data.load_mnist("train", download=False, device="cpu")
+        assert str(forged) in str(info.value) and "Delete" in str(info.value)
+
+    def test_forged_gz_of_the_right_shape_is_rejected(self, cache):
+        folder = cache / "mnist"
+        folder.mkdir()
+        forged = folder / "t10k-labels-idx1-ubyte.gz"
+        forged.write_bytes(gzip.compress(idx_bytes(np.arange(10000, dtype=np.uint8) % 10)))
+        with pytest.raises(data.DataIntegrityError, match=r"checksum mismatch") as info:
+            data.load_mnist("test", download=False, device="cpu")
+        assert str(forged) in str(info.value)
+
+    def test_blank_uncompressed_images_are_rejected(self, cache, monkeypatch):
+        arrays = small_dataset_files(np.random.default_rng(0))
+        spec = make_spec(arrays)
+        files = {
+            k: dataclasses.replace(f, content_sha256=None, n_classes=10 if "lab" in k else None)
+            for k, f in spec.files.items()
+        }
+        monkeypatch.setattr(data, "MNIST", dataclasses.replace(spec, files=files))
+        folder = cache / "fake"
+        folder.mkdir()
+        for key, array in arrays.items():
+            (folder / key).write_bytes(idx_bytes(array))  # uncompressed copies
+        blank = folder / "test_images"
+        blank.write_bytes(idx_bytes(np.zeros((10, 4, 4), np.uint8)))
+        with (
+            pytest.warns(UserWarning, match="no published checksum"),
+            pytest.raises(data.DataIntegrityError, match="blank image"),
+        ):
+            data.load_mnist("test", download=False, device="cpu")
+        # A plausible uncompressed copy is used, with a warning that no checksum could be checked.
+        blank.write_bytes(idx_bytes(arrays["test_images"] | 1))
+        with pytest.warns(UserWarning, match="no published checksum"):
+            images, _ = data.load_mnist("test", download=False, device="cpu")
+        assert images.shape == (10, 1, 4, 4)
+
+    def test_the_real_spec_has_the_published_md5s(self):
+        md5 = {f.name: f.md5 for f in data.MNIST.files.values()}
+        assert md5 == {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        }
+        assert all(f.n_classes == 10 for k, f in data.MNIST.files.items() if "labels" in k)
+
+
+@needs_fashion
+def test_real_fashion_mnist_content_checksums_match_the_debian_files():
+    for spec in data.FASHION_MNIST.files.values():
+        content = gzip.decompress((data.DEBIAN_FASHION_DIR / spec.name).read_bytes())
+        assert hashlib.sha256(content).hexdigest() == spec.content_sha256
+
+
+class TestIntegrityErrorsNameTheFile:
+    def test_a_truncated_uncompressed_copy_names_its_path(self, cache, monkeypatch):
+        arrays = small_dataset_files(np.random.default_rng(0))
+        spec = make_spec(arrays)
+        files = {k: dataclasses.replace(f, content_sha256=None) for k, f in spec.files.items()}
+        monkeypatch.setattr(data, "MNIST", dataclasses.replace(spec, files=files))
+        folder = cache / "fake"
+        folder.mkdir()
+        for key, array in arrays.items():
+            (folder / key).write_bytes(idx_bytes(array)[:-3])
+        with pytest.raises(data.DataIntegrityError, match="truncated or corrupt") as info:
+            data.load_mnist("test", download=False, device="cpu")
+        message = str(info.value)
+        assert "<bytes>" not in message and str(folder / "train_images") in message
+        assert "Delete" in message
+
+    def test_overflowing_idx_dimensions_are_a_clear_error(self):
+        # 65536**4 == 2**64: a 64-bit product wraps to 0, which matched the empty body.
+        header = bytes([0, 0, 0x08, 4]) + np.full(4, 65536, dtype=">u4").tobytes()
+        with pytest.raises(data.DataIntegrityError, match=r"header promises 18446744073709551616"):
+            data.read_idx(header)
+        huge = bytes([0, 0, 0x08, 255]) + np.full(255, 2**32 - 1, dtype=">u4").tobytes()
+        with pytest.raises(data.DataIntegrityError, match="truncated or corrupt"):
+            data.read_idx(huge)
+
+    def test_bytes_errors_do_not_say_delete(self):
+        with pytest.raises(data.DataIntegrityError) as info:
+            data.read_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 5, 1, 2]))
+        assert "IDX data given" in str(info.value) and "Delete" not in str(info.value)
+        with pytest.raises(data.DataIntegrityError, match="0 dimensions"):
+            data.read_idx(bytes([0, 0, 0x08, 0]))
+
+    def test_read_idx_rejects_a_non_path(self):
+        with pytest.raises(TypeError, match="source must be a path"):
+            data.read_idx(123)
+
+
+class TestLoaderArguments:
+    @pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool, torch.complex64])
+    def test_non_floating_dtypes_are_refused(self, dtype):
+        with pytest.raises(ValueError, match="dtype must be a floating dtype"):
+            data.load_digits("train", dtype=dtype, device="cpu")
+
+    def test_a_dtype_that_is_not_a_torch_dtype(self):
+        with pytest.raises(TypeError, match="dtype must be a torch floating dtype"):
+            data.load_digits("train", dtype="float32", device="cpu")
+
+    def test_float64_keeps_the_grey_levels(self):
+        images, _ = data.load_digits("val", dtype=torch.float64, device="cpu")
+        assert images.dtype == torch.float64
+        levels = images * 16
+        assert torch.equal(levels, levels.round()) and float(levels.max()) == 16.0
+
+    def test_numpy_bools_binarize(self):
+        hard, _ = data.load_digits("val", binarize=np.True_, device="cpu")
+        assert set(hard.unique().tolist()) == {0.0, 1.0}
+
+    @pytest.mark.parametrize(
+        "kwargs, error, match",
+        [
+            ({"split": 3}, TypeError, "split must be a string"),
+            ({"split": "bad"}, ValueError, "split must be one of"),
+            ({"dtype": torch.int64}, ValueError, "dtype must be a floating dtype"),
+            ({"binarize": "yes"}, ValueError, "binarize must be"),
+            ({"device": "gpu"}, ValueError, "device"),
+            ({"download": "yes"}, TypeError, "download must be True or False"),
+        ],
+    )
+    def test_bad_arguments_fail_before_any_download(self, monkeypatch, kwargs, error, match):
+        def no_io(*args, **kw):
+            raise AssertionError("looked for files before checking the arguments")
+
+        monkeypatch.setattr(data, "_dataset_paths", no_io)
+        for loader in (data.load_fashion_mnist, data.load_mnist):
+            with pytest.raises(error, match=match):
+                loader(**{"split": "test", "device": "cpu", **kwargs})
+
+
+class TestToySetsAndPhotosRobustness:
+    @pytest.mark.parametrize(
+        "call, error, match",
+        [
+            (lambda: data.ring_centers(8, float("nan")), TypeError, "radius must be a finite"),
+            (lambda: data.ring_centers(8, 1e300), ValueError, "radius must be at most"),
+            (lambda: data.ring_centers(8, -1.0), ValueError, "radius must be > 0"),
+            (lambda: data.grid_centers(3, float("inf")), TypeError, "spacing must be a finite"),
+            (lambda: data.grid_centers(10**6, 1e30), ValueError, "half-width"),
+            (lambda: data.make_ring(10, std=1e300), ValueError, "std must be at most"),
+            (lambda: data.make_moons(10, noise=1e300), ValueError, "noise must be at most"),
+            (lambda: data.make_ring(10, seed=1.5), TypeError, "seed must be None or an integer"),
+            (lambda: data.make_ring(10, seed=2**70), ValueError, r"seed must be in \[0, 2\*\*32\)"),
+            (lambda: data.make_moons(10, seed=-1), ValueError, r"seed must be in \[0, 2\*\*32\)"),
+            (lambda: data.make_mixture_2d(10, seed=True), TypeError, "seed must be None"),
+            (lambda: data.load_photo("china", downscale=1000), ValueError, "downscale must be at"),
+            (lambda: data.load_photo(["china"]), TypeError, "name must be a string"),
+        ],
+    )
+    def test_bad_values_are_refused_clearly(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()
+
+    def test_extreme_but_representable_scales_stay_finite(self):
+        assert torch.isfinite(data.ring_centers(8, 1e30)).all()
+        points, _ = data.make_ring(100, radius=1e30, std=1e28, seed=0, device="cpu")
+        assert torch.isfinite(points).all()
+        assert torch.isfinite(data.grid_centers(5, 1e29)).all()
+        assert data.load_photo("flower", downscale=427).shape == (1, 1, 3)
+
+    def test_a_huge_shift_gives_black_images_not_nan(self):
+        x, _ = data.load_digits("train", device="cpu")
+        out = data.augment(x[:6], max_shift=1e300, seed=0)
+        assert torch.isfinite(out).all() and float(out.abs().max()) == 0.0
+        # Shifts within the frame are untouched by the clipping that makes this safe.
+        a = data.augment(x[:6], max_shift=3.0, seed=1)
+        assert float(a.max()) > 0
+
+    def test_augment_flag_and_seed_types(self):
+        x, _ = data.load_digits("train", device="cpu")
+        with pytest.raises(TypeError, match="hflip must be True or False"):
+            data.augment(x[:2], hflip="no")
+        with pytest.raises(TypeError, match="seed must be None or an integer"):
+            data.augment(x[:2], seed=0.5)
