@@ -22,12 +22,14 @@ __all__ = [
     "as_tensor",
     "check_array",
     "check_binary_spins",
+    "check_covariance",
     "check_images",
     "check_int",
     "check_labels",
     "check_one_of",
     "check_positive",
     "check_probability",
+    "check_seed",
     "like_input",
 ]
 
@@ -231,6 +233,162 @@ def check_int(value: Any, name: str, *, min_value: int | None = None) -> int:
     return int(value)
 
 
+#: Largest seed accepted by :func:`check_seed` (torch generators take 64-bit seeds).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(
+    seed: Any, name: str = "seed", *, allow_none: bool = True, max_value: int = MAX_SEED
+) -> int | None:
+    """Check a random seed: ``None`` (when allowed) or an integer in ``[0, max_value]``.
+
+    The course's one seed validator: every ``seed=`` argument goes through it, so ``1.9`` is
+    not silently truncated to 1, ``-1`` is not wrapped around, and ``True`` is not a seed.
+
+    Parameters
+    ----------
+    seed : None or int
+        A Python or NumPy integer (not a bool).
+    name : str
+        The argument's name, for the error message.
+    allow_none : bool
+        Accept ``None`` (meaning: draw a fresh seed).
+    max_value : int
+        Largest accepted seed, ``2**63 - 1`` by default (``2**32 - 1`` where NumPy's legacy
+        global generator is seeded).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    TypeError
+        ``seed`` is a float, a bool, a string, an array...
+    ValueError
+        ``seed`` is negative or above ``max_value``.
+    """
+    if seed is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{name} must be a non-negative integer (e.g. {name}=0), got None.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        allowed = "None or a non-negative integer" if allow_none else "a non-negative integer"
+        hint = f" A float is not rounded: pass int({name}) if meant." if _is_real(seed) else ""
+        raise TypeError(
+            f"{name} must be {allowed} (e.g. {name}=0), got {seed!r} of type "
+            f"{type(seed).__name__}.{hint}"
+        )
+    if not 0 <= int(seed) <= max_value:
+        raise ValueError(f"{name} must be an integer in [0, {max_value}], got {int(seed)}.")
+    return int(seed)
+
+
+def _singular_matrices(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cholesky factor(s) of ``cov`` (..., D, D) and a bool mask (batch,) of the matrices that
+    are not *numerically* positive definite.
+
+    Besides a failed factorisation, a matrix counts as singular when a pivot is at rounding
+    level: ``L_ii^2 <= 8 D eps C_ii``. Such a pivot is what rounding leaves of an exactly
+    singular matrix (e.g. a mixture component collapsed on a line); whether the factorisation
+    then "succeeds" depends on the BLAS, and densities computed from it are noise. The test
+    is relative to each variable's own variance, so it does not depend on the units.
+    """
+    factor, info = torch.linalg.cholesky_ex(cov)
+    dim = cov.shape[-1]
+    eps = torch.finfo(cov.dtype).eps
+    pivots = torch.diagonal(factor, dim1=-2, dim2=-1) ** 2
+    variances = torch.diagonal(cov, dim1=-2, dim2=-1)
+    bad = (info != 0) | (pivots <= 8 * dim * eps * variances).any(-1)
+    return factor, bad.reshape(-1)
+
+
+def check_covariance(
+    cov: Any,
+    name: str = "cov",
+    *,
+    dim: int | None = None,
+    batched: bool | None = None,
+    n_matrices: int | None = None,
+) -> ArrayLike:
+    """Check a covariance matrix, or a batch of them, is symmetric positive definite.
+
+    Parameters
+    ----------
+    cov : ndarray or Tensor, shape (D, D) or (K, D, D)
+        Real (float or integer dtype), finite.
+    name : str
+        The argument's name, for the error message (a batch's matrices are called
+        "component k").
+    dim : int, optional
+        Expected D.
+    batched : bool, optional
+        True: require (K, D, D); False: require (D, D); None: accept both.
+    n_matrices : int, optional
+        Expected K of a batch.
+
+    Returns
+    -------
+    ``cov`` unchanged.
+
+    Raises
+    ------
+    TypeError
+        Not an array, or a bool/complex/object dtype.
+    ValueError
+        Wrong shape, NaN/inf, not symmetric (beyond ``|C - C^T| <= tol max|C|`` with
+        ``tol = max(1e-8, 100 eps)`` of its dtype), or not (numerically) positive definite.
+    """
+    ndim = {None: (2, 3), True: 3, False: 2}[batched]
+    check_array(cov, name, ndim=ndim, kinds="fiu")
+    if cov.shape[-1] != cov.shape[-2]:
+        raise ValueError(f"{name} must hold square (D, D) matrices, got {_describe(cov)}.")
+    if dim is not None and cov.shape[-1] != dim:
+        raise ValueError(
+            f"{name} must hold ({dim}, {dim}) matrices (D = {dim}), got {_describe(cov)}."
+        )
+    if n_matrices is not None and cov.ndim == 3 and cov.shape[0] != n_matrices:
+        raise ValueError(f"{name} must hold {n_matrices} matrices, got {_describe(cov)}.")
+    batch = cov.ndim == 3
+    source_dtype = cov.dtype if isinstance(cov, torch.Tensor) else None
+    if isinstance(cov, np.ndarray) and cov.dtype.kind == "f":
+        eps = float(np.finfo(cov.dtype).eps)
+    elif source_dtype is not None and source_dtype.is_floating_point:
+        eps = float(torch.finfo(source_dtype).eps)
+    else:
+        eps = 0.0  # integers are exact
+    matrices = as_tensor(cov, dtype=torch.float64, device="cpu").reshape(-1, *cov.shape[-2:])
+
+    def which(k: int) -> str:
+        return f"component {k} ({name}[{k}])" if batch else name
+
+    # Symmetry, relative to each matrix's own size (a covariance of 1e-200 is fine).
+    tolerance = max(1e-8, 100 * eps)
+    size = matrices.abs().amax(dim=(1, 2))
+    gap = (matrices - matrices.transpose(1, 2)).abs().amax(dim=(1, 2))
+    asymmetric = torch.nonzero(gap > tolerance * size).flatten()
+    if len(asymmetric):
+        k = int(asymmetric[0])
+        raise ValueError(
+            f"{name} must be symmetric positive definite, but {which(k)} is not symmetric: "
+            f"|C - C^T| reaches {float(gap[k]):.3g} while max |C| is {float(size[k]):.3g}. "
+            "Only the lower triangle would be used; symmetrise it, e.g. (C + C.T) / 2, if "
+            "the asymmetry is rounding."
+        )
+    _, bad = _singular_matrices(matrices)
+    singular = torch.nonzero(bad).flatten()
+    if len(singular):
+        k = int(singular[0])
+        smallest = float(torch.linalg.eigvalsh(0.5 * (matrices[k] + matrices[k].T))[0])
+        raise ValueError(
+            f"{name} must be symmetric positive definite, but {which(k)} is not positive "
+            f"definite (its smallest eigenvalue is {smallest:.3g}, relative to a largest "
+            f"entry of {float(size[k]):.3g}). Add a small multiple of the identity (a "
+            "covariance floor) or check how it was computed."
+        )
+    return cov
+
+
 def check_one_of(value: Any, name: str, options: Sequence[Any]) -> Any:
     """Check ``value`` is one of ``options``; the error lists them."""
     if value not in options:
@@ -252,7 +410,12 @@ def as_tensor(
     """A torch tensor from ``x``; avoids a copy when dtype and device already match."""
     if isinstance(x, torch.Tensor):
         return x.to(device=device if device is not None else x.device, dtype=dtype or x.dtype)
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+    array = np.asarray(x)
+    if not array.dtype.isnative:  # torch refuses big-endian arrays: swap to native order
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:  # long double: torch has none
+        array = array.astype(np.float64)
+    return torch.as_tensor(array, dtype=dtype, device=device)
 
 
 def like_input(result: torch.Tensor, reference: Any) -> ArrayLike:
@@ -260,3 +423,37 @@ def like_input(result: torch.Tensor, reference: Any) -> ArrayLike:
     if isinstance(reference, torch.Tensor):
         return result
     return result.detach().cpu().numpy()
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Check a flag is ``True`` or ``False`` (a NumPy bool too); ``bool("no")`` would be True."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_fits_dtype(x: ArrayLike, name: str, dtype: torch.dtype) -> ArrayLike:
+    """Check the finite values of a float array stay finite when cast to ``dtype``.
+
+    A float64 value of 1e39 becomes ``inf`` in float32: a model computing in float32 would
+    then return NaN. The error gives the largest magnitude and the dtype's range.
+    """
+    if _kind(x) != "f" or not torch.empty((), dtype=dtype).is_floating_point():
+        return x
+    limit = float(torch.finfo(dtype).max)
+    values = x.detach() if isinstance(x, torch.Tensor) else x
+    if isinstance(values, torch.Tensor):
+        finite = values[torch.isfinite(values)]
+        empty = finite.numel() == 0
+    else:
+        finite = values[np.isfinite(values)]
+        empty = finite.size == 0
+    if empty:
+        return x
+    largest = float(abs(finite).max())
+    if largest > limit:
+        raise ValueError(
+            f"{name} has values up to {largest:.3g} in magnitude, beyond the range of "
+            f"{dtype} (about {limit:.3g}) that the computation uses; rescale {name}."
+        )
+    return x

@@ -14,6 +14,8 @@ import random
 import numpy as np
 import torch
 
+from lessons_lib.checks import check_seed
+
 __all__ = ["FAST", "fast_or_full", "get_device", "resolve_device", "seed_everything"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -96,13 +98,16 @@ def seed_everything(seed: int) -> np.random.Generator:
     Parameters
     ----------
     seed : int
-        A non-negative integer below 2**32.
+        A non-negative integer below 2**32 (NumPy's legacy global generator takes no more).
+
+    Raises
+    ------
+    TypeError
+        ``seed`` is not an integer (a float, a bool, None, a string).
+    ValueError
+        ``seed`` is negative or not below 2**32.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}.")
-    seed = int(seed)
+    seed = check_seed(seed, "seed", allow_none=False, max_value=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - legacy global state, seeded for third-party code
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -43,22 +43,33 @@ import torch
 
 from lessons_lib.checks import (
     ArrayLike,
+    _singular_matrices,
     as_tensor,
     check_array,
+    check_covariance,
     check_int,
     check_one_of,
     check_positive,
+    check_seed,
 )
 from lessons_lib.device import resolve_device
 from lessons_lib.gaussian import (
     LOG_2PI,
     NotFittedError,
     _condition,
+    _factor,
+    _refuse_underflow,
+    check_finite_result,
     check_inpaint_inputs,
+    check_representable,
+    check_sample_count,
     cholesky,
     group_rows_by_mask,
+    largest_magnitude,
     like,
     make_generator,
+    scaled_differences,
+    standardize,
     to_model_tensor,
 )
 
@@ -135,20 +146,58 @@ def _progress(iterable, enabled: bool, desc: str):
 # --------------------------------------------------------------------------- k-means
 
 
-def kmeans_plusplus(X: torch.Tensor, n_clusters: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a data point drawn
-    with probability proportional to its squared distance to the nearest centre so far.
+def _check_kmeans_args(
+    X: Any, n_clusters: Any, generator: Any
+) -> tuple[torch.Tensor, int, torch.Tensor, tuple[float, float], torch.Tensor]:
+    """Check the arguments of k-means; return ``X`` as a float tensor, K, and the data
+    centred (only when they sit far from the origin) and divided by a power of two, so that
+    squared distances can neither overflow (1e160) nor underflow (1e-200): ``(x, k, x_std,
+    (a, b), shift)`` with ``x = shift + a * b * x_std``."""
+    check_array(X, "X", ndim=2, kinds="fiu")
+    n_clusters = check_int(n_clusters, "n_clusters", min_value=1)
+    if n_clusters > X.shape[0]:
+        raise ValueError(
+            f"n_clusters={n_clusters} is larger than the number of points N={X.shape[0]} "
+            "(K larger than N); use n_clusters <= N."
+        )
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator, got {type(generator).__name__}; use "
+            "lessons_lib.gaussian.make_generator(seed)."
+        )
+    if generator.device.type != "cpu":
+        raise ValueError(
+            f"generator must be a CPU torch.Generator (draws are made on the CPU), got one on "
+            f"{generator.device}."
+        )
+    x = as_tensor(X)
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float64)
 
-    Parameters
-    ----------
-    X : Tensor, shape (N, D)
-    n_clusters : int
-    generator : torch.Generator (CPU)
+    def power_of_two(value: float) -> float:
+        return math.ldexp(1.0, math.frexp(value)[1] - 1) if value > 0 else 1.0
 
-    Returns
-    -------
-    Tensor, shape (n_clusters, D): rows of ``X``
-    """
+    top = float(largest_magnitude(x))
+    s0 = power_of_two(top)
+    shift = (x / s0).mean(0) * s0 if top * x.shape[0] >= torch.finfo(x.dtype).max / 4 else x.mean(0)
+    # Far from the origin |x|^2 - 2 x.c + |c|^2 cancels catastrophically: centre first. (The
+    # mixtures call this on centred data, which are left as they are.)
+    if float(shift.abs().max()) > top / 2:
+        centred = x / s0 - shift / s0
+        scale = power_of_two(float(largest_magnitude(centred)))
+        return x, n_clusters, centred / scale, (scale, s0), shift
+    shift = torch.zeros_like(shift)
+    # Squared distances overflow beyond max**(1/2) and lose digits near the smallest float:
+    # scale by a power of two (exact) only then.
+    if 2.0**-200 <= top <= torch.finfo(x.dtype).max ** 0.25:
+        return x, n_clusters, x, (1.0, 1.0), shift
+    return x, n_clusters, x / s0, (1.0, s0), shift
+
+
+def _kmeans_plusplus_indices(
+    X: torch.Tensor, n_clusters: int, generator: torch.Generator
+) -> list[int]:
+    """The rows of ``X`` (already checked, of order 1) that k-means++ picks as centres."""
     n = X.shape[0]
     norms = (X * X).sum(1)
 
@@ -156,23 +205,72 @@ def kmeans_plusplus(X: torch.Tensor, n_clusters: int, generator: torch.Generator
         return (norms - 2 * (X @ X[index]) + norms[index]).clamp_min_(0)
 
     first = int(torch.randint(n, (1,), generator=generator))
-    centres = [X[first]]
+    picks = [first]
     closest = squared_distances(first)
     for _ in range(1, n_clusters):
         weights = closest.cpu()
         if float(weights.sum()) <= 0:  # every point sits on a centre: pick uniformly
             weights = torch.ones(n, dtype=weights.dtype)
         pick = int(torch.multinomial(weights, 1, generator=generator))
-        centres.append(X[pick])
+        picks.append(pick)
         closest = torch.minimum(closest, squared_distances(pick))
-    return torch.stack(centres)
+    return picks
+
+
+def kmeans_plusplus(X: torch.Tensor, n_clusters: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a data point drawn
+    with probability proportional to its squared distance to the nearest centre so far.
+
+    Parameters
+    ----------
+    X : Tensor (or ndarray), shape (N, D)
+        Finite real values; any magnitude (distances are computed on scaled data).
+    n_clusters : int
+        K, with 1 <= K <= N.
+    generator : torch.Generator (CPU)
+
+    Returns
+    -------
+    Tensor, shape (n_clusters, D): rows of ``X`` (float)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``X``, ``n_clusters`` < 1 or > N, ``generator`` not a CPU ``torch.Generator``.
+    """
+    x, k, scaled, _, _ = _check_kmeans_args(X, n_clusters, generator)
+    return x[_kmeans_plusplus_indices(scaled, k, generator)]
 
 
 def kmeans(
     X: torch.Tensor, n_clusters: int, generator: torch.Generator, n_iter: int = 10
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A few Lloyd iterations from k-means++ seeds: centres (K, D) and labels (N,) int64."""
-    centres = kmeans_plusplus(X, n_clusters, generator)
+    """A few Lloyd iterations from k-means++ seeds: centres (K, D) and labels (N,) int64.
+
+    Parameters
+    ----------
+    X : Tensor (or ndarray), shape (N, D)
+        Finite real values; any magnitude (the iterations run on scaled data).
+    n_clusters : int
+        K, with 1 <= K <= N.
+    generator : torch.Generator (CPU)
+    n_iter : int
+        Most Lloyd iterations, >= 1.
+
+    Returns
+    -------
+    centres : Tensor (K, D), float, on the device of ``X``
+    labels : Tensor (N,), int64
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``X``, ``n_clusters`` < 1 or > N ("K larger than N"), ``n_iter`` < 1, or
+        ``generator`` not a CPU ``torch.Generator``; all before any work.
+    """
+    n_iter = check_int(n_iter, "n_iter", min_value=1)
+    _, n_clusters, X, scale, shift = _check_kmeans_args(X, n_clusters, generator)
+    centres = X[_kmeans_plusplus_indices(X, n_clusters, generator)]
     squared_norms = (X * X).sum(1, keepdim=True)
     labels = torch.zeros(X.shape[0], dtype=torch.int64, device=X.device)
     for step in range(n_iter):
@@ -187,7 +285,8 @@ def kmeans(
         # An emptied cluster keeps its old centre rather than jumping to 0.
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled, None]
-    return centres, labels
+    # Back to the units of X, one power of two at a time (their product could overflow).
+    return centres * scale[0] * scale[1] + shift, labels
 
 
 # --------------------------------------------------------------------------- parameters
@@ -482,6 +581,70 @@ def _truncated_m_sums(
     return counts, first, second
 
 
+# --------------------------------------------------------------------------- robust scores
+
+
+def _centred(x: torch.Tensor, shift: torch.Tensor, name: str) -> torch.Tensor:
+    """``x - shift``, refused if it leaves the float range (values near the largest float
+    on the other side of the model's centre)."""
+    centred = x - shift
+    if not bool(torch.isfinite(centred).all()):
+        raise ValueError(
+            f"{name} has values so far from the model's centre that their difference to it "
+            f"overflows {x.dtype}; rescale {name} (and refit on the same scale)."
+        )
+    return centred
+
+
+def _combine(
+    offset: torch.Tensor, half: torch.Tensor, scale: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-sum-exp, softmax and argmax over k of ``offset_k - half_nk * scale_n**2``.
+
+    For points astronomically far from every component, whose log-joints are below the float
+    range: ``half`` (N, K) is half the Mahalanobis distance divided by ``scale**2`` (a power
+    of two per row), finite. The differences between components are formed before the
+    scaling back, so the responsibilities come out right (one-hot, as the exact ones are)
+    and never NaN; the log-density is ``-inf`` when it is below the float range.
+
+    Returns
+    -------
+    log_p : (N,), responsibilities : (N, K), best : (N,) int64
+    """
+    s = scale[:, None]
+    offset = offset.expand_as(half)
+    best = (offset / s / s - half).argmax(1, keepdim=True)  # the largest log-joint / s^2
+    half_best, offset_best = half.gather(1, best), offset.gather(1, best)
+    gap = (offset - offset_best) - ((half - half_best) * s) * s
+    # inf - inf (a component without weight, or two beyond the range): no contribution.
+    gap = torch.where(torch.isnan(gap), -math.inf, gap).scatter(1, best, 0.0)
+    total = torch.logsumexp(gap, 1)
+    log_p = offset_best[:, 0] - (half_best[:, 0] * scale) * scale + total
+    return log_p, torch.exp(gap - total[:, None]), best[:, 0]
+
+
+def _mixture_scores(
+    log_joint: torch.Tensor, x: torch.Tensor, far_terms: Callable, what: str
+) -> torch.Tensor:
+    """From the log-joints (N, K): ``what`` = "log_p" (N,), "resp" (responsibilities, (N, K))
+    or "best" (the most responsible k, (N,)). Rows where the log-joints overflowed (no
+    finite entry, or NaN from inf - inf) are recomputed from ``far_terms(rows of x) ->
+    (offset, half, scale)`` (see _combine)."""
+    log_p = torch.logsumexp(log_joint, 1)
+    result = {
+        "log_p": lambda: log_p,
+        "resp": lambda: torch.softmax(log_joint, 1),
+        "best": lambda: log_joint.argmax(1),
+    }[what]()
+    bad = ~torch.isfinite(log_p)  # NaN anywhere in a row makes its log_p NaN
+    if bool(bad.any()):
+        rows = torch.nonzero(bad).flatten()
+        far = dict(zip(("log_p", "resp", "best"), _combine(*far_terms(x[rows]))))
+        result = result.clone()
+        result[rows] = far[what]
+    return result
+
+
 # --------------------------------------------------------------------------- the mixture
 
 
@@ -565,7 +728,7 @@ class GaussianMixture:
         self.reg_covar = check_positive(reg_covar, "reg_covar", strict=False)
         self.init = check_one_of(init, "init", INITS)
         self.n_init = check_int(n_init, "n_init", min_value=1)
-        self.seed = None if seed is None else check_int(seed, "seed", min_value=0)
+        self.seed = check_seed(seed, "seed")
         self.device = resolve_device(device)
         self.dtype = _check_dtype(dtype)
         self.progress = bool(progress)
@@ -579,7 +742,7 @@ class GaussianMixture:
                 f"n_components={self.n_components} is larger than the number of samples "
                 f"N={X.shape[0]}; use at most N components."
             )
-        return as_tensor(X, dtype=self.dtype, device=self.device)
+        return to_model_tensor(X, "X", self.dtype, self.device)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_params"):
@@ -596,36 +759,65 @@ class GaussianMixture:
                 f"{name} has {x.shape[1]} columns but the model was fitted on "
                 f"{self.n_features_in_} features."
             )
-        return x - self._shift
+        return _centred(x, self._shift, name)
 
-    def _check_init_params(self, init_params: Any, dim: int) -> _Params:
+    def _check_init_params(
+        self, init_params: Any, dim: int, prefix: str = "init_params"
+    ) -> _Params:
+        """Check starting (or given) parameters; ``prefix`` names them in messages:
+        ``init_params['means']`` for ``fit``, plain ``means`` for ``from_parameters``."""
+        keys = ("weights", "means", "covariances")
         if not isinstance(init_params, Mapping):
             raise TypeError(
                 "init_params must be a dict with 'weights', 'means' and 'covariances', got "
                 f"{type(init_params).__name__}."
             )
-        missing = {"weights", "means", "covariances"} - set(init_params)
+        missing = set(keys) - set(init_params)
         if missing:
             raise ValueError(f"init_params lacks {sorted(missing)}.")
+        unknown = set(init_params) - set(keys)
+        if unknown:  # e.g. 'precisions' would be silently ignored
+            raise ValueError(
+                f"init_params has unknown keys {sorted(map(str, unknown))}; it takes only "
+                "'weights', 'means' and 'covariances' (covariances, not precisions)."
+            )
+
+        def label(key: str) -> str:
+            return f"{prefix}['{key}']" if prefix else key
+
         k = self.n_components
         cov_shape = {"full": (k, dim, dim), "diag": (k, dim), "spherical": (k,)}
         checked = {
-            "weights": check_array(init_params["weights"], "init_params['weights']", shape=(k,)),
-            "means": check_array(init_params["means"], "init_params['means']", shape=(k, dim)),
+            "weights": check_array(
+                init_params["weights"], label("weights"), shape=(k,), kinds="fiu"
+            ),
+            "means": check_array(init_params["means"], label("means"), shape=(k, dim), kinds="fiu"),
             "covariances": check_array(
                 init_params["covariances"],
-                "init_params['covariances']",
+                label("covariances"),
                 shape=cov_shape[self.covariance_type],
+                kinds="fiu",
             ),
         }
-        params = _Params(
-            **{
-                name: as_tensor(value, dtype=self.dtype, device=self.device)
-                for name, value in checked.items()
-            }
-        )
+        if self.covariance_type == "full":
+            check_covariance(checked["covariances"], label("covariances"), batched=True)
+        else:
+            values = as_tensor(checked["covariances"], dtype=torch.float64, device="cpu")
+            bad = torch.nonzero((values <= 0).reshape(k, -1).any(1)).flatten()
+            if len(bad):
+                raise ValueError(
+                    f"{label('covariances')} must be > 0 (variances), but component "
+                    f"{int(bad[0])} has a variance <= 0."
+                )
+        tensors = {}
+        for name, value in checked.items():
+            tensors[name] = as_tensor(value, dtype=self.dtype, device=self.device)
+            check_representable(tensors[name], value, label(name))
+        params = _Params(**tensors)
+        if self.covariance_type == "full":  # symmetric to 1e-8: average the triangles
+            params.covariances = 0.5 * params.covariances + 0.5 * params.covariances.transpose(1, 2)
         if bool((params.weights < 0).any()) or abs(float(params.weights.sum()) - 1) > 1e-6:
-            raise ValueError("init_params['weights'] must be non-negative and sum to 1.")
+            raise ValueError(f"{label('weights')} must be non-negative and sum to 1.")
         _Whitener(params, self.covariance_type)  # fails now if a covariance is not valid
         return params
 
@@ -655,23 +847,37 @@ class GaussianMixture:
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError, ValueError
+            Bad ``X`` (NaN, wrong shape, fewer rows than components, values whose
+            covariances the float type cannot hold, e.g. 1e160), bad ``init_params`` (a
+            covariance not symmetric positive definite, weights not summing to 1, unknown
+            keys) or a ``callback`` that is not callable: all before any work. During EM, a
+            component that collapses without a floor (``reg_covar`` = 0).
         """
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable or None, got {type(callback).__name__}.")
         x = self._check_fit_data(X)
         start = None if init_params is None else self._check_init_params(init_params, x.shape[1])
-        # Work on centred data (shift back at the end): products like x @ L^{-T} then lose
-        # no digits when the data sit far from the origin.
-        shift = x.mean(0)
-        x = x - shift
+        # EM runs on centred data divided by a power of two (exact): products like
+        # x @ L^{-T} then lose no digits when the data sit far from the origin, and no sum of
+        # squares overflows or underflows for extreme magnitudes (1e150, 1e-200).
+        x, shift, scale = standardize(x, self.reg_covar, "X")
+        reg = self.reg_covar / scale**2
+        units = (shift, scale, -x.shape[1] * math.log(scale))
         if start is not None:
-            start = replace(start, means=start.means - shift)
+            start = self._scaled_start(start, shift, scale)
         generator = make_generator(self.seed)
         best = None
         for _ in range(1 if start is not None else self.n_init):
-            params = start if start is not None else self._initialize(x, generator)
-            params, history, converged = self._run_em(x, params, shift, callback)
+            params = start if start is not None else self._initialize(x, generator, reg)
+            params, history, converged = self._run_em(x, params, units, callback, reg)
             if best is None or history[-1] > best[1][-1]:
                 best = (params, history, converged)
         params, history, converged = best
+        params = _Params(params.weights, params.means * scale, params.covariances * scale**2)
         if not converged and self.tol > 0:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol}); "
@@ -686,12 +892,34 @@ class GaussianMixture:
         self.converged_ = converged
         return self
 
-    def _initialize(self, x: torch.Tensor, generator: torch.Generator) -> _Params:
+    def _scaled_start(self, start: _Params, shift: torch.Tensor, scale: float) -> _Params:
+        """Starting parameters in the units EM works in: (means - shift) / scale, covariances
+        / scale**2; refused if that leaves the float range (absurdly out of scale with X)."""
+        scaled = _Params(start.weights, (start.means - shift) / scale, start.covariances / scale**2)
+        values = scaled.covariances
+        if self.covariance_type == "full":
+            values = torch.diagonal(values, dim1=1, dim2=2)
+        if (
+            not bool(torch.isfinite(scaled.means).all())
+            or not bool(torch.isfinite(values).all())
+            or not bool((values > 0).all())
+            or (
+                self.covariance_type == "full"
+                and bool(_singular_matrices(scaled.covariances)[1].any())
+            )
+        ):
+            raise ValueError(
+                "init_params['covariances'] and ['means'] are too far out of scale with X "
+                f"(spread about {scale:.3g}) for {self.dtype}; give a start in the units of X."
+            )
+        return scaled
+
+    def _initialize(self, x: torch.Tensor, generator: torch.Generator, reg: float) -> _Params:
         n, dim = x.shape
         k = self.n_components
         if self.init == "random":
             picks = torch.randperm(n, generator=generator)[:k].to(self.device)
-            cov = x.T @ x / n + self.reg_covar * torch.eye(dim, dtype=x.dtype, device=x.device)
+            cov = x.T @ x / n + reg * torch.eye(dim, dtype=x.dtype, device=x.device)
             covariances = {
                 "full": cov.expand(k, dim, dim).clone(),
                 "diag": torch.diagonal(cov).expand(k, dim).clone(),
@@ -701,9 +929,11 @@ class GaussianMixture:
             return _Params(weights, x[picks].clone(), covariances)
         _, labels = kmeans(x, k, generator)
         resp = torch.nn.functional.one_hot(labels, k).to(x.dtype)
-        return self._m_step_from_responsibilities(x, resp)
+        return self._m_step_from_responsibilities(x, resp, reg)
 
-    def _m_step_from_responsibilities(self, x: torch.Tensor, resp: torch.Tensor) -> _Params:
+    def _m_step_from_responsibilities(
+        self, x: torch.Tensor, resp: torch.Tensor, reg: float
+    ) -> _Params:
         """The M-step from explicit responsibilities (N, K) (used to start from k-means)."""
         counts = resp.sum(0)
         means = resp.T @ x / (counts + _TINY)[:, None]
@@ -713,16 +943,19 @@ class GaussianMixture:
         else:  # the diagonal of sum r (x - mu)^2, expanded into products
             first = torch.zeros_like(means)
             second = resp.T @ (x * x) - means**2 * counts[:, None]
-        return self._m_step(_Params(counts / counts.sum(), means, None), (counts, first, second))
+        return self._m_step(
+            _Params(counts / counts.sum(), means, None), (counts, first, second), reg
+        )
 
-    def _covariances(self, centred_second: torch.Tensor) -> torch.Tensor:
-        """Storage-form covariances from sum r (x-mu)(x-mu)^T / N_k, plus the floor."""
+    def _covariances(self, centred_second: torch.Tensor, reg: float) -> torch.Tensor:
+        """Storage-form covariances from sum r (x-mu)(x-mu)^T / N_k, plus the floor ``reg``
+        (``reg_covar`` in the units EM works in)."""
         if self.covariance_type == "full":
             eye = torch.eye(centred_second.shape[-1], dtype=self.dtype, device=self.device)
-            return centred_second + self.reg_covar * eye
+            return centred_second + reg * eye
         if self.covariance_type == "diag":
-            return centred_second + self.reg_covar
-        return centred_second.mean(1) + self.reg_covar
+            return centred_second + reg
+        return centred_second.mean(1) + reg
 
     def _statistics(self, x: torch.Tensor, params: _Params, keep_resp: bool = False):
         """One pass over the data: the E-step and the sufficient statistics of the M-step.
@@ -778,7 +1011,7 @@ class GaussianMixture:
         sums = _truncated_m_sums(x, resp, params.means)
         return float(log_px.sum()) / x.shape[0], sums, resp
 
-    def _m_step(self, params: _Params, stats) -> _Params:
+    def _m_step(self, params: _Params, stats, reg: float) -> _Params:
         counts, first, second = stats
         counts = counts + _TINY
         shift = first / counts[:, None]  # new mean minus old mean
@@ -788,18 +1021,23 @@ class GaussianMixture:
             centred = 0.5 * (centred + centred.transpose(1, 2))
         else:
             centred = second / counts[:, None] - shift**2
-        return _Params(counts / counts.sum(), params.means + shift, self._covariances(centred))
+        return _Params(counts / counts.sum(), params.means + shift, self._covariances(centred, reg))
 
-    def _run_em(self, x, params, shift, callback):
+    def _run_em(self, x, params, units, callback, reg):
+        """EM from ``params`` on the scaled data ``x``; ``units = (shift, scale, offset)``
+        map back to the units of X (the log-likelihood there is the scaled one + offset)."""
         keep_resp = callback is not None
+        offset = units[2]
         log_likelihood, stats, resp = self._statistics(x, params, keep_resp)
+        log_likelihood += offset
         if callback is not None:
-            callback(0, self._state(params, shift, resp, log_likelihood))
+            callback(0, self._state(params, units, resp, log_likelihood))
         history: list[float] = []
         converged = False
         for iteration in _progress(range(1, self.max_iter + 1), self.progress, "EM"):
-            new_params = self._m_step(params, stats)
+            new_params = self._m_step(params, stats, reg)
             new_log_likelihood, new_stats, resp = self._statistics(x, new_params, keep_resp)
+            new_log_likelihood += offset
             if history and _floor_lowered(new_log_likelihood, log_likelihood):
                 converged = True  # the covariance floor's fixed point: keep the better fit
                 break
@@ -807,18 +1045,19 @@ class GaussianMixture:
             params, stats, log_likelihood = new_params, new_stats, new_log_likelihood
             history.append(log_likelihood)
             if callback is not None:
-                callback(iteration, self._state(params, shift, resp, log_likelihood))
+                callback(iteration, self._state(params, units, resp, log_likelihood))
             if abs(gain) < self.tol:
                 converged = True
                 break
         return params, history, converged
 
     @staticmethod
-    def _state(params: _Params, shift, resp, log_likelihood) -> dict[str, Any]:
+    def _state(params: _Params, units, resp, log_likelihood) -> dict[str, Any]:
+        shift, scale, _ = units
         return {
             "weights": params.weights.cpu().numpy().copy(),
-            "means": (params.means + shift).cpu().numpy(),
-            "covariances": params.covariances.cpu().numpy().copy(),
+            "means": (params.means * scale + shift).cpu().numpy(),
+            "covariances": (params.covariances * scale**2).cpu().numpy().copy(),
             "responsibilities": None if resp is None else resp.cpu().numpy(),
             "log_likelihood": log_likelihood,
         }
@@ -848,10 +1087,24 @@ class GaussianMixture:
         ``weights`` (K,), ``means`` (K, D), ``covariances`` in the storage shape of
         ``covariance_type``; attributes and outputs take the type of ``means``.
         """
-        check_array(means, "means", ndim=2)
-        model = cls(means.shape[0], covariance_type, device=device, dtype=dtype)
+        check_array(means, "means", ndim=2, kinds="fiu")
+        k, dim = means.shape
+        model = cls(k, covariance_type, device=device, dtype=dtype)
+        expected = {"full": (k, dim, dim), "diag": (k, dim), "spherical": (k,)}
+        for name, value, shape in (
+            ("weights", weights, (k,)),
+            ("covariances", covariances, expected[model.covariance_type]),
+        ):
+            if isinstance(value, np.ndarray | torch.Tensor) and tuple(value.shape) != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} to match means (K={k} components in "
+                    f"D={dim} dimensions, covariance_type={model.covariance_type!r}), got "
+                    f"shape {tuple(value.shape)}."
+                )
         params = model._check_init_params(
-            {"weights": weights, "means": means, "covariances": covariances}, means.shape[1]
+            {"weights": weights, "means": means, "covariances": covariances},
+            means.shape[1],
+            prefix="",
         )
         shift = params.means.mean(0)
         model._store(replace(params, means=params.means - shift), shift, not _is_tensor(means))
@@ -867,22 +1120,46 @@ class GaussianMixture:
         parts = [self._whitener.log_joint(x[rows]) for rows in _chunks(x.shape[0], per_row)]
         return torch.cat(parts)
 
+    def _far_terms(self, x: torch.Tensor):
+        """(offset (K,), half (R, K), scale (R,)) of centred rows x (R, D), for _combine: the
+        Mahalanobis distances from exact differences scaled by a power of two per row."""
+        whitener = self._whitener
+        diff, scale = scaled_differences(x, self._params.means, careful=True)  # (K, R, D)
+        if self.covariance_type == "full":
+            y = torch.linalg.solve_triangular(whitener.factor, diff.transpose(1, 2), upper=False)
+            half = 0.5 * (y * y).sum(1).T
+        else:
+            y = diff / whitener.std[:, None, :]
+            half = 0.5 * (y * y).sum(-1).T
+        return whitener.log_weights + whitener.log_norm, half, scale
+
+    def _scores(self, X: Any, what: str) -> torch.Tensor:
+        """log p (N,), "resp"onsibilities (N, K) or "best" component (N,) of the rows of X."""
+        x = self._data(X)
+        return _mixture_scores(self._log_joint(x), x, self._far_terms, what)
+
     def score_samples(self, X: ArrayLike) -> ArrayLike:
-        """Log-density log p(x) of each row of ``X`` (N, D): shape (N,)."""
-        return like(torch.logsumexp(self._log_joint(self._data(X)), 1), X)
+        """Log-density log p(x) of each row of ``X`` (N, D): shape (N,).
+
+        Raises ValueError for a row so far from every component that its log-density is
+        below the float range.
+        """
+        return like(_refuse_underflow(self._scores(X, "log_p"), "X"), X)
 
     def score(self, X: ArrayLike) -> float:
         """Mean log-density of the rows of ``X`` (the average log-likelihood)."""
-        return float(torch.logsumexp(self._log_joint(self._data(X)), 1).mean())
+        return float(_refuse_underflow(self._scores(X, "log_p"), "X").mean())
 
     def predict_proba(self, X: ArrayLike) -> ArrayLike:
-        """Responsibilities p(k | x) of each component for each row: shape (N, K)."""
-        log_joint = self._log_joint(self._data(X))
-        return like(torch.softmax(log_joint, 1), X)
+        """Responsibilities p(k | x) of each component for each row: shape (N, K).
+
+        Right (and one-hot) also for points astronomically far from every component.
+        """
+        return like(self._scores(X, "resp"), X)
 
     def predict(self, X: ArrayLike) -> ArrayLike:
         """The most responsible component of each row: shape (N,), int64."""
-        return like(self._log_joint(self._data(X)).argmax(1), X)
+        return like(self._scores(X, "best"), X)
 
     def _n_parameters(self) -> int:
         k, dim = self.n_components, self.n_features_in_
@@ -919,7 +1196,7 @@ class GaussianMixture:
         labels : shape (n,), int64: the component of each point
         """
         self._check_fitted()
-        n = check_int(n, "n", min_value=1)
+        n = check_sample_count(n, self.n_features_in_)
         generator = make_generator(seed)
         params = self._params
         k, dim = params.means.shape
@@ -941,6 +1218,7 @@ class GaussianMixture:
                 x[rows] += z[rows] @ self._whitener.factor[j].T
         else:
             x += z * self._whitener.std[labels]
+        check_finite_result(x, "the samples")
         if self._numpy:
             return x.cpu().numpy(), labels.cpu().numpy()
         return x, labels
@@ -956,10 +1234,17 @@ class GaussianMixture:
         for pattern, rows in group_rows_by_mask(observed):
             if bool(pattern.all()):
                 continue
-            cond_means, cond_covs, log_marginal = _condition(
-                params.means, covariances, pattern, x[rows][:, pattern], with_log_marginal=True
-            )  # (K, G, |m|), (K, |m|, |m|), (K, G)
-            posterior = torch.softmax(log_marginal.T + torch.log(params.weights), 1)
+            x_o = x[rows][:, pattern]
+            cond_means, cond_covs, (half, log_norm, scale) = _condition(
+                params.means, covariances, pattern, x_o, with_log_marginal=True
+            )  # (K, G, |m|), (K, |m|, |m|), ((K, G), (K,), (G,))
+            offset = log_norm + torch.log(params.weights)
+            if scale is None:  # p(k | x_o) from the log-marginals log_norm_k - half_kg
+                posterior = torch.softmax(offset - half.T, 1)
+            else:
+                # Observed values far out (1e300), where the log-marginals overflow: compare
+                # the components before scaling back, for the right weights and no NaN.
+                _, posterior, _ = _combine(offset, half.T, scale)
             yield pattern, rows, posterior, cond_means, cond_covs
 
     def inpaint(
@@ -989,15 +1274,21 @@ class GaussianMixture:
         """
         self._check_fitted()
         raw, observed = check_inpaint_inputs(X, mask, self.n_features_in_, self.dtype, self.device)
-        x = raw - self._shift
+        x = _centred(raw, self._shift, "X")
         filled = x.clone()
-        posterior_all = torch.softmax(self._log_joint(torch.where(observed, x, 0.0)), 1)
+        complete = torch.where(observed, x, 0.0)
+        posterior_all = _mixture_scores(
+            self._log_joint(complete), complete, self._far_terms, "resp"
+        )
         for pattern, rows, posterior, cond_means, _ in self._condition_on(x, observed):
             missing = (~pattern).nonzero().flatten()
-            filled[rows[:, None], missing[None]] = torch.einsum("gk,kgm->gm", posterior, cond_means)
+            # A component without weight adds nothing, even where its mean overflowed.
+            weighted = torch.where(posterior.T[:, :, None] > 0, cond_means, 0.0)
+            filled[rows[:, None], missing[None]] = torch.einsum("gk,kgm->gm", posterior, weighted)
             posterior_all[rows] = posterior
         # Observed values come back untouched (adding the shift back would round them).
         filled = torch.where(observed, raw, filled + self._shift)
+        check_finite_result(filled, "the conditional means")
         if return_posterior:
             return like(filled, X), like(posterior_all, X)
         return like(filled, X)
@@ -1011,7 +1302,7 @@ class GaussianMixture:
         """
         self._check_fitted()
         raw, observed = check_inpaint_inputs(X, mask, self.n_features_in_, self.dtype, self.device)
-        x = raw - self._shift
+        x = _centred(raw, self._shift, "X")
         generator = make_generator(seed)
         filled = x.clone()
         for pattern, rows, posterior, cond_means, cond_covs in self._condition_on(x, observed):
@@ -1021,11 +1312,12 @@ class GaussianMixture:
             z = torch.randn(len(rows), len(missing), generator=generator, dtype=self.dtype)
             eye = torch.eye(len(missing), dtype=self.dtype, device=self.device)
             # The conditional covariance is a Schur complement: floor it like the model's own.
-            factors = cholesky(cond_covs + self.reg_covar * eye, "a conditional covariance")
+            factors = _factor(cond_covs + self.reg_covar * eye, "a conditional covariance")
             noise = torch.einsum("gij,gj->gi", factors[picks], z.to(self.device))
             chosen_means = cond_means[picks, torch.arange(len(rows), device=self.device)]
             filled[rows[:, None], missing[None]] = chosen_means + noise
-        return like(torch.where(observed, raw, filled + self._shift), X)
+        filled = torch.where(observed, raw, filled + self._shift)
+        return like(check_finite_result(filled, "the completions"), X)
 
 
 def _is_tensor(x: Any) -> bool:
@@ -1140,7 +1432,7 @@ class MixtureOfFactorAnalyzers:
         self.max_iter = check_int(max_iter, "max_iter", min_value=1)
         self.tol = check_positive(tol, "tol", strict=False)
         self.noise_floor = check_positive(noise_floor, "noise_floor")
-        self.seed = None if seed is None else check_int(seed, "seed", min_value=0)
+        self.seed = check_seed(seed, "seed")
         self.device = resolve_device(device)
         self.dtype = _check_dtype(dtype)
         self.progress = bool(progress)
@@ -1163,16 +1455,21 @@ class MixtureOfFactorAnalyzers:
                 f"n_factors={self.n_factors} must be below the data dimension D={dim}; with "
                 "q >= D use GaussianMixture with full covariances."
             )
-        x = as_tensor(X, dtype=self.dtype, device=self.device)
-        shift = x.mean(0)
-        x = x - shift
-        params = self._initialize(x, make_generator(self.seed))
+        x = to_model_tensor(X, "X", self.dtype, self.device)
+        # EM on centred data divided by a power of two (exact), as in GaussianMixture.fit:
+        # extreme magnitudes (1e150, 1e-200) neither overflow nor underflow.
+        x, shift, scale = standardize(x, self.noise_floor, "X")
+        floor = self.noise_floor / scale**2
+        offset = -dim * math.log(scale)  # log-likelihoods in the units of X
+        params = self._initialize(x, make_generator(self.seed), floor)
         log_likelihood, stats = self._statistics(x, params)
+        log_likelihood += offset
         history: list[float] = []
         converged = False
         for _ in _progress(range(self.max_iter), self.progress, "MFA EM"):
-            new_params = self._m_step(params, stats)
+            new_params = self._m_step(params, stats, floor)
             new_log_likelihood, new_stats = self._statistics(x, new_params)
+            new_log_likelihood += offset
             if history and _floor_lowered(new_log_likelihood, log_likelihood):
                 converged = True  # a guard only: exact EM cannot lower the likelihood
                 break
@@ -1182,11 +1479,14 @@ class MixtureOfFactorAnalyzers:
             if abs(gain) < self.tol:
                 converged = True
                 break
+        params = _MFAParams(
+            params.weights, params.means * scale, params.factors * scale, params.noise * scale**2
+        )
         self._store(params, shift, numpy=not isinstance(X, torch.Tensor))
         self.history_, self.n_iter_, self.converged_ = history, len(history), converged
         return self
 
-    def _initialize(self, x: torch.Tensor, generator: torch.Generator) -> _MFAParams:
+    def _initialize(self, x: torch.Tensor, generator: torch.Generator, floor: float) -> _MFAParams:
         """k-means clusters, then in each the top-q principal axes (probabilistic PCA)."""
         k, q = self.n_components, self.n_factors
         dim = x.shape[1]
@@ -1195,7 +1495,7 @@ class MixtureOfFactorAnalyzers:
         means = torch.zeros(k, dim, dtype=self.dtype, device=self.device)
         factors = torch.zeros(k, dim, q, dtype=self.dtype, device=self.device)
         noise = torch.zeros(k, dim, dtype=self.dtype, device=self.device)
-        overall = x.var(0, correction=0).clamp_min(self.noise_floor)
+        overall = x.var(0, correction=0).clamp_min(floor)
         for j in range(k):  # a loop over components, once
             members = x[labels == j]
             if len(members) < 2:  # a lone point: the data's spread, no factors yet
@@ -1209,7 +1509,7 @@ class MixtureOfFactorAnalyzers:
             rest = values[q:].mean() if dim > q else values.new_zeros(())
             factors[j] = vectors[:, :q] * (values[:q] - rest).clamp_min(0).sqrt()
             residual = torch.diagonal(centred.T @ centred) / len(members) - (factors[j] ** 2).sum(1)
-            noise[j] = residual.clamp_min(self.noise_floor)
+            noise[j] = residual.clamp_min(floor)
         weights = (counts + _TINY) / (counts + _TINY).sum()
         return _MFAParams(weights, means, factors, noise)
 
@@ -1239,7 +1539,7 @@ class MixtureOfFactorAnalyzers:
         stats = (counts, sum_x, sum_xx, sum_z, sum_zz, sum_xz, pre.m_inverse)
         return total / x.shape[0], stats
 
-    def _m_step(self, params: _MFAParams, stats) -> _MFAParams:
+    def _m_step(self, params: _MFAParams, stats, floor: float) -> _MFAParams:
         """Joint update of [Lambda_k, mu_k] with the augmented latent [z; 1], then Psi_k."""
         counts, sum_x, sum_xx, sum_z, sum_zz, sum_xz, m_inverse = stats
         k, q = self.n_components, self.n_factors
@@ -1256,7 +1556,7 @@ class MixtureOfFactorAnalyzers:
         noise = (sum_xx - (loadings * b).sum(2)) / counts[:, None]
         # Psi_k maximises the expected log-likelihood coordinate by coordinate, and each
         # coordinate's objective has a single peak: under psi >= floor the best is the clamp.
-        noise = noise.clamp_min(self.noise_floor)
+        noise = noise.clamp_min(floor)
         return _MFAParams(counts / counts.sum(), loadings[:, :, q], loadings[:, :, :q], noise)
 
     def _store(self, params: _MFAParams, shift: torch.Tensor, numpy: bool) -> None:
@@ -1281,20 +1581,41 @@ class MixtureOfFactorAnalyzers:
         dtype: torch.dtype = torch.float64,
     ) -> MixtureOfFactorAnalyzers:
         """A mixture with given ``weights`` (K,), ``means`` (K, D), ``factors`` (K, D, q) and
-        ``noise_variances`` (K, D), without fitting."""
-        check_array(factors, "factors", ndim=3)
+        ``noise_variances`` (K, D), without fitting.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Wrong shapes or dtypes (bool, complex), NaN/inf, ``noise_variances`` <= 0,
+            ``weights`` negative or not summing to 1.
+        """
+        check_array(factors, "factors", ndim=3, kinds="fiu")
         k, dim, q = factors.shape
         model = cls(k, q, device=device, dtype=dtype)
+        for name, value, shape in (
+            ("weights", weights, (k,)),
+            ("means", means, (k, dim)),
+            ("noise_variances", noise_variances, (k, dim)),
+        ):
+            if isinstance(value, np.ndarray | torch.Tensor) and tuple(value.shape) != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} to match factors (K={k} components, "
+                    f"D={dim} dimensions, q={q} factors), got shape {tuple(value.shape)}."
+                )
+        names = {"weights": "weights", "means": "means", "factors": "factors"}
+        names["noise"] = "noise_variances"
         checked = {
-            "weights": check_array(weights, "weights", shape=(k,)),
-            "means": check_array(means, "means", shape=(k, dim)),
+            "weights": check_array(weights, "weights", shape=(k,), kinds="fiu"),
+            "means": check_array(means, "means", shape=(k, dim), kinds="fiu"),
             "factors": factors,
-            "noise": check_array(noise_variances, "noise_variances", shape=(k, dim), min_value=0.0),
+            "noise": check_array(
+                noise_variances, "noise_variances", shape=(k, dim), min_value=0.0, kinds="fiu"
+            ),
         }
-        tensors = {
-            name: as_tensor(value, dtype=model.dtype, device=model.device)
-            for name, value in checked.items()
-        }
+        tensors = {}
+        for name, value in checked.items():
+            tensors[name] = as_tensor(value, dtype=model.dtype, device=model.device)
+            check_representable(tensors[name], value, names[name])
         if bool((tensors["noise"] <= 0).any()):
             raise ValueError("noise_variances must be > 0.")
         if bool((tensors["weights"] < 0).any()) or abs(float(tensors["weights"].sum()) - 1) > 1e-6:
@@ -1313,7 +1634,8 @@ class MixtureOfFactorAnalyzers:
                 "This MixtureOfFactorAnalyzers is not fitted yet; call fit(X) first."
             )
 
-    def _log_joint(self, X: Any) -> torch.Tensor:
+    def _scores(self, X: Any, what: str) -> torch.Tensor:
+        """log p (N,), "resp"onsibilities (N, K) or "best" component (N,) of the rows of X."""
         self._check_fitted()
         x = to_model_tensor(X, "X", self.dtype, self.device)
         if x.shape[1] != self.n_features_in_:
@@ -1321,26 +1643,41 @@ class MixtureOfFactorAnalyzers:
                 f"X has {x.shape[1]} columns but the model was fitted on "
                 f"{self.n_features_in_} features."
             )
-        x = x - self._shift
+        x = _centred(x, self._shift, "X")
         k = self.n_components
-        return torch.cat(
+        log_joint = torch.cat(
             [
                 self._pre.e_step(x[rows])[0]
                 for rows in _chunks(x.shape[0], x.shape[1] + 2 * k * self.n_factors)
             ]
         )
+        return _mixture_scores(log_joint, x, self._far_terms, what)
+
+    def _far_terms(self, x: torch.Tensor):
+        """As GaussianMixture._far_terms, through the Woodbury identity: half of
+        (x - mu)^T Psi^-1 (x - mu) - E[z]^T M E[z], from exact, scaled differences."""
+        pre = self._pre
+        diff, scale = scaled_differences(x, self._params.means, careful=True)  # (K, R, D)
+        diagonal = (diff * diff * pre.inv_noise[:, None, :]).sum(-1)  # (K, R)
+        latent = torch.einsum("kqd,krd->krq", pre.beta, diff)
+        low_rank = (torch.einsum("krq,kqs->krs", latent, pre.m) * latent).sum(-1)
+        half = 0.5 * (diagonal - low_rank).clamp_min(0)
+        return pre.log_norm, half.T, scale
 
     def score_samples(self, X: ArrayLike) -> ArrayLike:
-        """Log-density of each row of ``X`` (N, D): shape (N,)."""
-        return like(torch.logsumexp(self._log_joint(X), 1), X)
+        """Log-density of each row of ``X`` (N, D): shape (N,).
+
+        Raises ValueError for a row so far away that its log-density is below the float range.
+        """
+        return like(_refuse_underflow(self._scores(X, "log_p"), "X"), X)
 
     def score(self, X: ArrayLike) -> float:
         """Mean log-density of the rows of ``X``."""
-        return float(torch.logsumexp(self._log_joint(X), 1).mean())
+        return float(_refuse_underflow(self._scores(X, "log_p"), "X").mean())
 
     def predict_proba(self, X: ArrayLike) -> ArrayLike:
-        """Responsibilities p(k | x): shape (N, K)."""
-        return like(torch.softmax(self._log_joint(X), 1), X)
+        """Responsibilities p(k | x): shape (N, K) (one-hot, rightly, far from every component)."""
+        return like(self._scores(X, "resp"), X)
 
     def covariances(self) -> ArrayLike:
         """The full covariances Lambda_k Lambda_k^T + Psi_k: shape (K, D, D)."""
@@ -1375,7 +1712,7 @@ class MixtureOfFactorAnalyzers:
         labels : shape (n,), int64
         """
         self._check_fitted()
-        n = check_int(n, "n", min_value=1)
+        n = check_sample_count(n, self.n_features_in_)
         generator = make_generator(seed)
         p = self._params
         k, dim, q = p.factors.shape
@@ -1395,6 +1732,7 @@ class MixtureOfFactorAnalyzers:
             x[rows] += z[rows] @ p.factors[j].T
         if add_noise:
             x = x + eps * p.noise[labels].sqrt()
+        check_finite_result(x, "the samples")
         if self._numpy:
             return x.cpu().numpy(), labels.cpu().numpy()
         return x, labels
@@ -1468,4 +1806,4 @@ def transfer_colours(
         out += resp[:, k : k + 1] * moved
     if clip:
         out = out.clamp(0, 1)
-    return like(out, pixels)
+    return like(check_finite_result(out, "the moved colours"), pixels)

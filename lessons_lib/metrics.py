@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import time
 import warnings
@@ -56,6 +57,7 @@ from lessons_lib.checks import (
     check_one_of,
     check_positive,
     check_probability,
+    check_seed,
     like_input,
 )
 from lessons_lib.device import fast_or_full, resolve_device, seed_everything
@@ -112,7 +114,35 @@ _N_CLASSES = 10
 
 
 def _check_dataset(dataset: str) -> str:
+    # A str first: ``check_one_of`` compares with ``in``, which an array turns into an
+    # ambiguous-truth-value error from NumPy instead of a message about ``dataset``.
+    if not isinstance(dataset, str):
+        raise TypeError(
+            f"dataset must be a str, one of {', '.join(map(repr, DATASETS))}; got "
+            f"{type(dataset).__name__}."
+        )
     return check_one_of(dataset, "dataset", DATASETS)
+
+
+#: Seeds go to torch, NumPy and scikit-learn (k-means), whose common range is [0, 2**32).
+_MAX_SEED = 2**32 - 1
+
+
+def _check_seed(seed: Any, *, allow_none: bool = False) -> int | None:
+    """A seed: a non-negative integer below 2**32 (``None`` too when ``allow_none``)."""
+    return check_seed(seed, "seed", allow_none=allow_none, max_value=_MAX_SEED)
+
+
+def _check_count(value: Any, name: str, *, min_value: int, max_value: int = 2**53) -> int:
+    """An integer in [min_value, max_value]; the cap keeps it exact as a float64."""
+    value = check_int(value, name, min_value=min_value)
+    if value > max_value:
+        raise ValueError(f"{name} must be <= {max_value}, got {value!r}.")
+    return value
+
+
+def _check_n_bins(n_bins: Any) -> int | None:
+    return None if n_bins is None else check_int(n_bins, "n_bins", min_value=2)
 
 
 def _checked_images(images: Any, name: str, dataset: str | None = None) -> ArrayLike:
@@ -157,6 +187,41 @@ def _flat(images: ArrayLike, device: torch.device, dtype=torch.float32) -> torch
 def _float_dtype(device: torch.device) -> torch.dtype:
     # Apple's MPS has no float64; everywhere else distances are computed in double precision.
     return torch.float32 if device.type == "mps" else torch.float64
+
+
+# Scaling by powers of two is exact (barring underflow of values far below the largest), so
+# distance-based metrics can bring any finite input to magnitude ~1 without changing a single
+# comparison: squares of 1e200 overflow float64 and squares of 1e-200 underflow to 0.
+
+
+def _max_abs(x: Any) -> float:
+    """The largest |value| of an array or tensor, as a Python float (0.0 when empty)."""
+    if isinstance(x, torch.Tensor):
+        if x.numel() == 0:
+            return 0.0
+        # Integers go through float64 first: abs(int64 min) overflows in its own dtype.
+        values = x if x.is_floating_point() else x.double()
+        return float(values.abs().max())
+    array = np.asarray(x)
+    if array.size == 0:
+        return 0.0
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    return float(np.abs(array).max())
+
+
+def _pow2_exponent(*arrays: Any) -> int:
+    """e with max |value| / 2**e in [0.5, 1) over all ``arrays``; 0 when they are all zero."""
+    largest = max(_max_abs(a) for a in arrays)
+    return 0 if largest == 0.0 else math.frexp(largest)[1]
+
+
+def _times_pow2(x: torch.Tensor, exponent: int) -> torch.Tensor:
+    """``x * 2**exponent``, exact; in two factors so that 2**exponent itself cannot overflow."""
+    if exponent == 0:
+        return x
+    half = exponent // 2
+    return x * 2.0**half * 2.0 ** (exponent - half)
 
 
 # =========================================================================== feature networks
@@ -226,7 +291,10 @@ class FeatureNet(nn.Module):
     ) -> None:
         super().__init__()
         check_one_of(downsample, "downsample", ("pool", "stride"))
-        c1, c2 = (int(c) for c in channels)
+        height, width = _int_pair(image_size, "image_size")
+        c1, c2 = _int_pair(channels, "channels")
+        hidden = check_int(hidden, "hidden", min_value=1)
+        n_classes = check_int(n_classes, "n_classes", min_value=1)
         stride = 2 if downsample == "stride" else 1
         layers: list[nn.Module] = []
         for c_in, c_out in ((1, c1), (c1, c2)):
@@ -238,20 +306,54 @@ class FeatureNet(nn.Module):
         if downsample == "pool":
             layers.append(nn.MaxPool2d(2))
         self.body = nn.Sequential(*layers, nn.Flatten())
-        height, width = image_size
+        self.image_size = (height, width)
         shrink = 4 if downsample == "stride" else 2
         flat = c2 * math.ceil(height / shrink) * math.ceil(width / shrink)
         self.embed = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, n_classes)
         self.n_features = hidden
 
+    def _check_input(self, images: Any) -> None:
+        # Shape, dtype and device only (no pass over the values): this runs on every batch.
+        height, width = self.image_size
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(
+                f"images must be a torch tensor of shape (N, 1, {height}, {width}), got "
+                f"{type(images).__name__}; the metrics functions (features, classify) also "
+                "take NumPy arrays."
+            )
+        if images.ndim != 4 or tuple(images.shape[1:]) != (1, height, width):
+            raise ValueError(
+                f"images must have shape (N, 1, {height}, {width}), got {tuple(images.shape)}."
+            )
+        weight = self.head.weight
+        if images.dtype != weight.dtype:
+            raise TypeError(
+                f"images must have the network's dtype {weight.dtype}, got {images.dtype}; "
+                f"convert with images.to({weight.dtype})."
+            )
+        if images.device != weight.device:
+            raise ValueError(
+                f"images are on {images.device} but the network is on {weight.device}; "
+                f"move them with images.to({str(weight.device)!r})."
+            )
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate activations: (N, 1, H, W) → (N, F)."""
+        self._check_input(images)
         return self.embed(self.body(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits: (N, 1, H, W) → (N, 10)."""
         return self.head(self.features(images))
+
+
+def _int_pair(value: Any, name: str) -> tuple[int, int]:
+    """Two positive integers, e.g. an (H, W) size or the channels of two layers."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of positive integers, got {value!r}.")
+    first, second = (check_int(v, name, min_value=1) for v in value)
+    return first, second
 
 
 def _build(recipe: FeatureRecipe) -> FeatureNet:
@@ -262,6 +364,8 @@ def _build(recipe: FeatureRecipe) -> FeatureNet:
 
 def weights_checksum(module: nn.Module) -> str:
     """sha256 of a module's state (names, dtypes, shapes and the raw bytes, in name order)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         array = tensor.detach().cpu().contiguous().numpy()
@@ -306,6 +410,19 @@ def _global_rng_preserved() -> Iterator[None]:
             np.random.set_state(numpy_state)  # noqa: NPY002
 
 
+@contextlib.contextmanager
+def _autograd_enabled() -> Iterator[None]:
+    """Autograd on inside the block, whatever the caller's mode; the caller's mode on exit.
+
+    The feature network trains on first use, which may happen inside a caller's
+    ``torch.no_grad()`` (``classify`` is decorated with it) or ``torch.inference_mode()``:
+    ``loss.backward()`` then fails with "element 0 of tensors does not require grad".
+    ``enable_grad`` alone cannot leave inference mode, hence ``inference_mode(False)`` too.
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 @torch.no_grad()
 def _accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     net.eval()
@@ -337,7 +454,7 @@ def train_feature_network(
     """
     recipe = recipe_for(dataset)
     target = resolve_device(device)
-    with _global_rng_preserved():
+    with _autograd_enabled(), _global_rng_preserved():
         return _train_from_scratch(recipe, target, progress)
 
 
@@ -408,22 +525,43 @@ def feature_network_path(dataset: str = "digits") -> Path:
 
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an advisory lock on ``path.lock`` so parallel processes train a network once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Hold an exclusive lock on the folder of ``path`` so parallel processes train once.
+
+    The lock is ``flock`` on a descriptor of the folder itself (Linux and macOS): no lock
+    file is created, so none is left behind, and the kernel drops the lock when the process
+    ends, even on a crash. Without ``fcntl`` (Windows), or on a file system that refuses
+    ``flock``, there is no lock: two processes may then both train, and the atomic write of
+    the checkpoint still leaves one complete file.
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
-    except ImportError:  # Windows: no lock; atomic writes still keep the cache consistent
+    except ImportError:
         yield
         return
-    with open(path.with_suffix(".lock"), "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            locked = True
+        except OSError:
+            locked = False
+        # Earlier versions locked a 0-byte ``<name>.lock`` next to the network and left it.
+        with contextlib.suppress(OSError):
+            path.with_suffix(".lock").unlink(missing_ok=True)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
-def _load_cached(path: Path, recipe: FeatureRecipe) -> tuple[FeatureNet, dict] | None:
+def _load_cached(
+    path: Path, recipe: FeatureRecipe, *, warn: bool = True
+) -> tuple[FeatureNet, dict] | None:
     """The cached network if the file is readable and its weights match their checksum."""
     from lessons_lib.training import load_checkpoint
 
@@ -434,11 +572,15 @@ def _load_cached(path: Path, recipe: FeatureRecipe) -> tuple[FeatureNet, dict] |
         payload = load_checkpoint(path, net)
         info = dict(payload["settings"])
         expected = info["weights_sha256"]
-    except (ValueError, KeyError, RuntimeError) as err:
-        warnings.warn(f"{path} is unreadable ({err}); retraining it.", stacklevel=3)
+    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as err:
+        if warn:
+            warnings.warn(f"{path} is unreadable ({err}); retraining it.", stacklevel=3)
         return None
     if weights_checksum(net) != expected:
-        warnings.warn(f"{path} fails its sha256 check (corrupt file); retraining.", stacklevel=3)
+        if warn:
+            warnings.warn(
+                f"{path} fails its sha256 check (corrupt file); retraining.", stacklevel=3
+            )
         return None
     info["versions"] = payload.get("versions", {})
     info["path"] = str(path)
@@ -452,14 +594,37 @@ def _cached_network(
     dataset: str, progress: bool = True, retrain: bool = False
 ) -> tuple[FeatureNet, dict]:
     """The feature network on the CPU with its info: memory, then disk, else trained."""
-    from lessons_lib.training import save_checkpoint
-
     recipe = recipe_for(dataset)
     path = feature_network_path(dataset)
     key = (dataset, str(path))
     if not retrain and key in _NETWORKS:
         return _NETWORKS[key]
+    # The network is shared and cached: build it outside any caller's inference mode, whose
+    # tensors could never take part in autograd afterwards.
+    with torch.inference_mode(False):
+        return _load_or_train(dataset, recipe, path, key, progress, retrain)
+
+
+def _load_or_train(
+    dataset: str,
+    recipe: FeatureRecipe,
+    path: Path,
+    key: tuple[str, str],
+    progress: bool,
+    retrain: bool,
+) -> tuple[FeatureNet, dict]:
+    """Load the network from disk, or train and save it (once, under the folder's lock)."""
+    from lessons_lib.training import save_checkpoint
+
+    if not retrain:
+        # A valid file needs no lock (it is replaced atomically), so a process that only
+        # reads does not wait while another trains; a bad file is judged again under the lock.
+        loaded = _load_cached(path, recipe, warn=False)
+        if loaded is not None:
+            _NETWORKS[key] = loaded
+            return loaded
     with _exclusive(path):
+        # Another process may have trained it while this one waited for the lock.
         loaded = None if retrain else _load_cached(path, recipe)
         if loaded is None:
             if progress:
@@ -516,9 +681,10 @@ def feature_network(
     else:
         cache_key = (dataset, str(feature_network_path(dataset)), str(target))
         if retrain or cache_key not in _DEVICE_COPIES:
-            _DEVICE_COPIES[cache_key] = _build(recipe_for(dataset)).to(target)
-            _DEVICE_COPIES[cache_key].load_state_dict(cpu_net.state_dict())
-            _DEVICE_COPIES[cache_key].eval().requires_grad_(False)
+            with torch.inference_mode(False):  # a shared copy: no inference tensors
+                copy = _build(recipe_for(dataset)).to(target)
+                copy.load_state_dict(cpu_net.state_dict())
+                _DEVICE_COPIES[cache_key] = copy.eval().requires_grad_(False)
         net = _DEVICE_COPIES[cache_key]
     net.info = info
     return net
@@ -626,6 +792,76 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
+#: Relative tolerance of the covariance checks: rounding (float32 features included) leaves
+#: asymmetries and negative eigenvalues far below it; a real mistake (an inverse, a
+#: difference of covariances, a sign error) is far above it.
+_COVARIANCE_RTOL = 1e-6
+
+
+def _check_covariance_matrix(cov: np.ndarray, name: str) -> None:
+    """Refuse a matrix that is not symmetric positive semi-definite, up to rounding.
+
+    ``cov`` is already scaled to magnitude ~1 (see :func:`_frechet_of_moments`), so that the
+    eigendecomposition cannot overflow; the tolerances are relative to its norm.
+    """
+    norm = float(np.abs(cov).max())
+    asymmetry = float(np.abs(cov - cov.T).max())
+    if asymmetry > _COVARIANCE_RTOL * norm:
+        raise ValueError(
+            f"{name} must be a symmetric covariance matrix, but |{name} - {name}.T| reaches "
+            f"{asymmetry / norm:.3g} × its largest entry. Pass a covariance such as "
+            "np.cov(features, rowvar=False)."
+        )
+    eigenvalues = np.linalg.eigvalsh((cov + cov.T) / 2)
+    if eigenvalues[0] < -_COVARIANCE_RTOL * max(abs(eigenvalues[0]), abs(eigenvalues[-1])):
+        raise ValueError(
+            f"{name} must be positive semi-definite (a covariance), but it has an eigenvalue "
+            f"{eigenvalues[0]:.3g} times the scale of its largest one. Pass a covariance such "
+            "as np.cov(features, rowvar=False), not a precision matrix or a difference."
+        )
+
+
+def _frechet_of_moments(
+    m1: np.ndarray,
+    c1: np.ndarray,
+    m2: np.ndarray,
+    c2: np.ndarray,
+    exponent: int = 0,
+    names: tuple[str, str] = ("cov1", "cov2"),
+) -> float:
+    """d² of N(m1, c1) and N(m2, c2), times 4**exponent (float64 arrays, already checked).
+
+    The moments are first scaled by a power of two to magnitude ~1 (exact), so means of 1e200
+    or covariances of 1e-300 neither overflow nor underflow; d² scales as the square of the
+    features, so it is scaled back at the end. A d² beyond float64's range has no answer.
+    """
+    largest = max(_max_abs(m1), _max_abs(m2), *(math.sqrt(_max_abs(c)) for c in (c1, c2)))
+    shift = 0 if largest == 0.0 else math.frexp(largest)[1]
+    m1, m2 = np.ldexp(m1, -shift), np.ldexp(m2, -shift)
+    c1, c2 = np.ldexp(c1, -2 * shift), np.ldexp(c2, -2 * shift)
+    _check_covariance_matrix(c1, names[0])
+    _check_covariance_matrix(c2, names[1])
+    if np.array_equal(m1, m2) and np.array_equal(c1, c2):
+        # The same Gaussian: exactly 0, where the formula leaves rounding noise of the
+        # traces' size (which, for features of 1e200, would not even fit in a float64).
+        return 0.0
+    root1 = _sqrt_psd(c1)
+    middle = root1 @ c2 @ root1
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
+    value = float(np.sum((m1 - m2) ** 2) + np.trace(c1) + np.trace(c2) - 2.0 * cross)
+    # Rounding can leave -1e-12 where the true value is 0; the distance itself is >= 0.
+    value = max(value, 0.0)
+    try:
+        return math.ldexp(value, 2 * (shift + exponent))
+    except OverflowError:
+        power = math.frexp(value)[1] + 2 * (shift + exponent)
+        raise ValueError(
+            f"the Fréchet distance of these inputs is about 2**{power}, beyond float64's range "
+            "(1.8e308), so it has no float64 value; divide the features (or means, and the "
+            "covariances by its square) by a common factor s: the distance divides by s**2."
+        ) from None
+
+
 def gaussian_frechet_distance(
     mean1: ArrayLike, cov1: ArrayLike, mean2: ArrayLike, cov2: ArrayLike
 ) -> float:
@@ -645,43 +881,52 @@ def gaussian_frechet_distance(
     ----------
     mean1, mean2 : array, shape (F,)
     cov1, cov2 : array, shape (F, F), symmetric positive semi-definite
+        Checked up to a rounding tolerance relative to the matrix's norm; anything else
+        (e.g. ``-I``) raises ``ValueError``.
 
     Returns
     -------
     float, >= 0
     """
-    m1 = as_numpy(check_array(mean1, "mean1", ndim=1)).astype(np.float64)
+    m1 = as_numpy(check_array(mean1, "mean1", ndim=1, kinds="fiu")).astype(np.float64)
     dim = len(m1)
-    m2 = as_numpy(check_array(mean2, "mean2", shape=(dim,))).astype(np.float64)
-    c1 = as_numpy(check_array(cov1, "cov1", shape=(dim, dim))).astype(np.float64)
-    c2 = as_numpy(check_array(cov2, "cov2", shape=(dim, dim))).astype(np.float64)
-    root1 = _sqrt_psd(c1)
-    middle = root1 @ c2 @ root1
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
-    value = float(np.sum((m1 - m2) ** 2) + np.trace(c1) + np.trace(c2) - 2.0 * cross)
-    # Rounding can leave -1e-12 where the true value is 0; the distance itself is >= 0.
-    return max(value, 0.0)
+    m2 = as_numpy(check_array(mean2, "mean2", shape=(dim,), kinds="fiu")).astype(np.float64)
+    c1 = as_numpy(check_array(cov1, "cov1", shape=(dim, dim), kinds="fiu")).astype(np.float64)
+    c2 = as_numpy(check_array(cov2, "cov2", shape=(dim, dim), kinds="fiu")).astype(np.float64)
+    return _frechet_of_moments(m1, c1, m2, c2)
 
 
-def _mean_cov(feats: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:
-    array = as_numpy(check_array(feats, name, ndim=2)).astype(np.float64)
-    if len(array) < 2:
+def _mean_cov(feats: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if len(feats) < 2:
         raise ValueError(f"{name} needs at least 2 rows to estimate a covariance; got 1.")
-    return array.mean(0), np.cov(array, rowvar=False).reshape(array.shape[1], array.shape[1])
+    return feats.mean(0), np.cov(feats, rowvar=False).reshape(feats.shape[1], feats.shape[1])
 
 
 def frechet_distance_from_features(features1: ArrayLike, features2: ArrayLike) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (N1, F) and (N2, F)."""
-    check_array(features1, "features1", ndim=2)
-    check_array(features2, "features2", ndim=2)
+    """Fréchet distance between Gaussians fitted to two feature sets (N1, F) and (N2, F).
+
+    Any finite features work: they are scaled by a common power of two before the moments
+    are taken (exact), so features of 1e150 or 1e-200 give the right distance; a distance
+    beyond float64's range (features of ~1e200 that differ) raises ``ValueError``.
+    """
+    check_array(features1, "features1", ndim=2, kinds="fiu")
+    check_array(features2, "features2", ndim=2, kinds="fiu")
     if features1.shape[1] != features2.shape[1]:
         raise ValueError(
             "features1 and features2 must have the same number of columns F; got "
             f"{tuple(features1.shape)} and {tuple(features2.shape)}."
         )
-    mean1, cov1 = _mean_cov(features1, "features1")
-    mean2, cov2 = _mean_cov(features2, "features2")
-    return gaussian_frechet_distance(mean1, cov1, mean2, cov2)
+    for name, feats in (("features1", features1), ("features2", features2)):
+        if len(feats) < 2:
+            raise ValueError(f"{name} needs at least 2 rows to estimate a covariance; got 1.")
+    # Squares of 1e200 overflow in np.cov; scaled to ~1 first, the distance is scaled back.
+    exponent = _pow2_exponent(features1, features2)
+    scaled1 = np.ldexp(as_numpy(features1).astype(np.float64), -exponent)
+    scaled2 = np.ldexp(as_numpy(features2).astype(np.float64), -exponent)
+    mean1, cov1 = _mean_cov(scaled1, "features1")
+    mean2, cov2 = _mean_cov(scaled2, "features2")
+    names = ("the covariance of features1", "the covariance of features2")
+    return _frechet_of_moments(mean1, cov1, mean2, cov2, exponent, names)
 
 
 def frechet_distance(
@@ -813,28 +1058,60 @@ def precision_recall_from_features(
     real_features : array, shape (N, F), N > k
     fake_features : array, shape (M, F), M > k
     k : int
-        Neighbourhood size (the paper uses 3).
+        Neighbourhood size (the paper uses 3), 1 <= k < min(N, M).
 
     Returns
     -------
     PrecisionRecall(precision, recall)
+        Invariant to a common scaling of the features: any finite magnitude (1e200, 1e-200)
+        gives the answer of the unscaled features.
     """
     k = check_int(k, "k", min_value=1)
-    check_array(real_features, "real_features", ndim=2)
-    check_array(fake_features, "fake_features", ndim=2)
+    check_array(real_features, "real_features", ndim=2, kinds="fiu")
+    check_array(fake_features, "fake_features", ndim=2, kinds="fiu")
     if real_features.shape[1] != fake_features.shape[1]:
         raise ValueError(
             "real_features and fake_features must have the same number of columns; got "
             f"{tuple(real_features.shape)} and {tuple(fake_features.shape)}."
         )
-    for name, x in (("real", real_features), ("fake", fake_features)):
+    for name, x in (("real_features", real_features), ("fake_features", fake_features)):
         if len(x) <= k:
-            raise ValueError(f"{name} needs more than k={k} points for k-NN radii; got {len(x)}.")
+            raise ValueError(
+                f"{name} needs more than k={k} points for k-NN radii; got {len(x)}. Pass a "
+                "smaller k or more points."
+            )
     batch_size = check_int(batch_size, "batch_size", min_value=1)
     target = resolve_device(device)
-    centre = as_tensor(real_features, dtype=_float_dtype(target), device=target).mean(0)
-    real, fake = _centred(real_features, centre), _centred(fake_features, centre)
+    real, fake = _scaled_centred_pair(real_features, fake_features, target)
     return _precision_recall(real, fake, k, batch_size)
+
+
+def _scaled_centred_pair(
+    real_features: ArrayLike, fake_features: ArrayLike, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both feature sets centred on the real mean and scaled to magnitude ~1, on ``device``.
+
+    Ball membership only compares distances, so a common scaling changes nothing, and by a
+    power of two it is exact: squared distances of 1e200 features (inf, then inf - inf = NaN)
+    or of 1e-200 features (0) are then computed like those of ordinary ones. Centring keeps
+    |a|² + |b|² - 2a·b accurate when the features sit far from the origin.
+    """
+    dtype = _float_dtype(device)
+    # Without float64 on the device (MPS), scale on the CPU first: 1e200 is inf in float32.
+    work = device if dtype == torch.float64 else torch.device("cpu")
+    exponent = _pow2_exponent(real_features, fake_features)
+
+    def scaled(x: ArrayLike) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and x.device.type == "mps":
+            x = x.cpu()  # MPS cannot cast to float64 itself
+        return _times_pow2(as_tensor(x, dtype=torch.float64, device=work), -exponent)
+
+    real, fake = scaled(real_features), scaled(fake_features)
+    centre = real.mean(0)
+    real, fake = real - centre, fake - centre
+    exponent = _pow2_exponent(real, fake)
+    real, fake = _times_pow2(real, -exponent), _times_pow2(fake, -exponent)
+    return real.to(device=device, dtype=dtype), fake.to(device=device, dtype=dtype)
 
 
 def precision_recall(
@@ -918,40 +1195,115 @@ class NDBReport:
         return NDBResult(self.n_different, self.js_divergence)
 
 
+def _as_checked_array(x: Any, name: str, what: str) -> np.ndarray:
+    """``x`` (a number, sequence, array or tensor on any device) as a float64 NumPy array."""
+    if not isinstance(x, np.ndarray | torch.Tensor):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise TypeError(f"{name} must be {what}, got {type(x).__name__} ({err}).") from None
+    check_array(x, name, kinds="fiu")
+    return as_numpy(x).astype(np.float64)
+
+
 def two_proportion_z_test(
     p1: ArrayLike, n1: int, p2: ArrayLike, n2: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled two-proportion z-test, element-wise: are proportions p1 (of n1) and p2 (of n2)
     equal?
 
+    Parameters
+    ----------
+    p1, p2 : float, array or tensor, values in [0, 1], broadcastable shapes
+        Observed proportions (count / n).
+    n1, n2 : int >= 1
+        Sample sizes.
+
     Returns
     -------
     z : ndarray
-        (p1 - p2) / sqrt(p (1 - p) (1/n1 + 1/n2)) with the pooled p; 0 where both are 0 or 1.
+        (p1 - p2) / sqrt(p (1 - p) (1/n1 + 1/n2)) with the pooled p. Where both proportions
+        are 0 (or both 1), the pooled p is 0 (or 1): there is nothing to test, and z is
+        defined as 0 (p-value 1).
     p_values : ndarray
         Two-sided p-values, 2 Φ(-|z|).
     """
     from scipy.stats import norm
 
-    p1, p2 = np.asarray(p1, dtype=np.float64), np.asarray(p2, dtype=np.float64)
-    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
-    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    n1 = _check_count(n1, "n1", min_value=1)
+    n2 = _check_count(n2, "n2", min_value=1)
+    p1 = _as_checked_array(p1, "p1", "a proportion or an array of proportions")
+    p2 = _as_checked_array(p2, "p2", "a proportion or an array of proportions")
+    for name, p in (("p1", p1), ("p2", p2)):
+        if p.min() < 0.0 or p.max() > 1.0:
+            raise ValueError(
+                f"{name} must hold proportions in [0, 1] (count / n), but it ranges over "
+                f"[{p.min():g}, {p.max():g}]."
+            )
+    try:
+        np.broadcast_shapes(p1.shape, p2.shape)
+    except ValueError:
+        raise ValueError(
+            f"p1 and p2 must have broadcastable shapes; got {p1.shape} and {p2.shape}."
+        ) from None
+    # Python's int division rounds correctly, so the weights are exact to the last bit.
+    w1, w2 = n1 / (n1 + n2), n2 / (n1 + n2)
+    inverse_n = (n1 + n2) / (n1 * n2)
+    degenerate = ((p1 == 0) & (p2 == 0)) | ((p1 == 1) & (p2 == 1))
+    # sqrt(pooled) as sqrt(t) * sqrt(pooled / t), t = max(p1, p2): pooled itself underflows
+    # to 0 for proportions near 5e-324, which would turn a z of ~0 into inf.
+    t = np.maximum(p1, p2)
+    safe_t = np.where(t > 0, t, 1.0)
+    pooled_over_t = (p1 / safe_t) * w1 + (p2 / safe_t) * w2
+    complement = w1 * (1.0 - p1) + w2 * (1.0 - p2)  # 1 - pooled, without cancellation
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
-    return z, 2.0 * norm.cdf(-np.abs(z))
+        z = (p1 - p2) / np.sqrt(safe_t) / np.sqrt(pooled_over_t) / np.sqrt(complement * inverse_n)
+    z = np.asarray(np.where(degenerate, 0.0, z), dtype=np.float64)
+    return z, np.asarray(2.0 * norm.cdf(-np.abs(z)), dtype=np.float64)
+
+
+def _histogram(x: Any, name: str) -> np.ndarray:
+    """Checked non-negative counts or weights (K,) → proportions summing to 1."""
+    counts = _as_checked_array(x, name, "a 1-D histogram (counts or proportions)")
+    if counts.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D histogram, got shape {counts.shape}.")
+    if counts.min() < 0:
+        raise ValueError(
+            f"{name} must hold non-negative counts or proportions; its minimum is {counts.min():g}."
+        )
+    largest = counts.max()
+    if largest == 0:
+        raise ValueError(f"{name} is all zeros: a histogram needs at least one positive bin.")
+    # Divided by the largest count first, so the sum of counts near 1e308 cannot overflow.
+    counts = counts / largest
+    return counts / counts.sum()
 
 
 def js_divergence(p: ArrayLike, q: ArrayLike) -> float:
-    """Jensen-Shannon divergence of two histograms (natural log): 0 when equal, ≤ ln 2."""
-    p = np.asarray(p, dtype=np.float64) / np.sum(p)
-    q = np.asarray(q, dtype=np.float64) / np.sum(q)
+    """Jensen-Shannon divergence of two histograms (natural log): 0 when equal, ≤ ln 2.
+
+    Parameters
+    ----------
+    p, q : sequence, array or tensor, shape (K,)
+        Non-negative counts or proportions (each normalized to sum 1), not all zero. Empty
+        bins are fine: 0 · log 0 counts as 0.
+
+    Returns
+    -------
+    float in [0, ln 2]
+    """
+    p = _histogram(p, "p")
+    q = _histogram(q, "q")
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same number of bins; got {p.shape} and {q.shape}.")
     m = (p + q) / 2
 
     def kl(a: np.ndarray, b: np.ndarray) -> float:
-        keep = a > 0
+        keep = a > 0  # 0 · log 0 = 0; where a > 0, b = m >= a / 2 > 0
         return float(np.sum(a[keep] * np.log(a[keep] / b[keep])))
 
-    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+    # Rounding can step just outside [0, ln 2]; the divergence itself never does.
+    return min(max(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0), math.log(2.0))
 
 
 def _default_bins(n_train: int) -> int:
@@ -999,11 +1351,13 @@ class NDB:
         max_fit: int | None = 10_000,
         seed: int = 0,
     ) -> None:
-        self.n_bins = None if n_bins is None else check_int(n_bins, "n_bins", min_value=2)
+        self.n_bins = _check_n_bins(n_bins)
         self.alpha = check_probability(alpha, "alpha")
+        if not isinstance(whiten, bool | np.bool_):
+            raise TypeError(f"whiten must be True or False, got {whiten!r}.")
         self.whiten = bool(whiten)
         self.max_fit = None if max_fit is None else check_int(max_fit, "max_fit", min_value=2)
-        self.seed = check_int(seed, "seed", min_value=0)
+        self.seed = _check_seed(seed)
 
     def _prepare(self, images: ArrayLike) -> np.ndarray:
         flat = as_numpy(images).reshape(len(images), -1).astype(np.float32)
@@ -1019,6 +1373,11 @@ class NDB:
             raise ValueError(
                 f"train needs at least 2 * n_bins = {2 * n_bins} images for {n_bins} bins; got "
                 f"{len(train)}. Pass a smaller n_bins."
+            )
+        if self.max_fit is not None and self.max_fit < n_bins:
+            raise ValueError(
+                f"max_fit={self.max_fit} must be at least n_bins={n_bins}: k-means needs a "
+                "training image per bin. Pass a larger max_fit (or None)."
             )
         flat = as_numpy(train).reshape(len(train), -1).astype(np.float32)
         self.mean_ = flat.mean(0) if self.whiten else np.zeros(flat.shape[1], np.float32)
@@ -1120,10 +1479,11 @@ def ndb(
         A named tuple: ``count, js = ndb(train, samples)``. Use :class:`NDB` for the per-bin
         details and to reuse the bins.
     """
+    estimator = NDB(n_bins, alpha=alpha, seed=seed)  # checks the parameters first
     _checked_images(train, "train")
     _checked_images(samples, "samples")
     _check_same_image_shape(train, "train", samples, "samples")
-    estimator = NDB(n_bins, alpha=alpha, seed=seed).fit(train)
+    estimator.fit(train)
     return estimator.evaluate(samples).result()
 
 
@@ -1153,8 +1513,11 @@ def _nearest_rows(
         block = torch.mm(chunk, bank.T, out=buffer[: len(chunk)])
         indices.append(block.mul_(-2.0).add_(bank_sq).argmin(1))
     index = torch.cat(indices)
-    # ...whose distance is then computed exactly, so a copy gives 0, not rounding noise.
-    difference = (query - bank[index]).to(_float_dtype(query.device))
+    # ...whose distance is then computed exactly, so a copy gives 0, not rounding noise
+    # (the difference in the wider dtype: float32 - float32 can round, float64 - float64 of
+    # float32 values cannot).
+    wide = _float_dtype(query.device)
+    difference = query.to(wide) - bank[index].to(wide)
     distance = difference.pow(2).sum(1).sqrt()
     return distance, index
 
@@ -1169,7 +1532,8 @@ def nearest_train_distance(
     """A memorization check: how far is each sample from its nearest training image?
 
     Distances are in pixel space, ``sqrt(sum((x - t)²))`` over all C·H·W values, exact for
-    the nearest image (a copy of a training image gives exactly 0).
+    the nearest image (a copy of a training image gives exactly 0). The search runs in
+    float32, or in float64 when either input is float64 (and the device has it).
 
     Parameters
     ----------
@@ -1189,8 +1553,16 @@ def nearest_train_distance(
     _check_same_image_shape(samples, "samples", train, "train")
     batch_size = check_int(batch_size, "batch_size", min_value=1)
     target = resolve_device(device)
-    bank = _flat(train, target)
-    distance, index = _nearest_rows(_flat(samples, target), bank, (bank * bank).sum(1), batch_size)
+    double = any(str(x.dtype) in ("float64", "torch.float64") for x in (samples, train))
+    dtype = _float_dtype(target) if double else torch.float32
+    query, bank = _flat(samples, target, dtype), _flat(train, target, dtype)
+    # Pixels below ~1e-18 would square to float32 underflow (0): scale by a power of two
+    # (exact, and the nearest image does not change), then scale the distances back.
+    exponent = _pow2_exponent(query, bank)
+    exponent = exponent if exponent < -60 else 0
+    query, bank = _times_pow2(query, -exponent), _times_pow2(bank, -exponent)
+    distance, index = _nearest_rows(query, bank, (bank * bank).sum(1), batch_size)
+    distance = _times_pow2(distance, exponent)
     return NearestTrain(like_input(distance, samples), like_input(index, samples))
 
 
@@ -1202,17 +1574,48 @@ _LN2 = math.log(2.0)
 def _as_float_values(x: Any, name: str):
     if isinstance(x, torch.Tensor | np.ndarray):
         check_array(x, name, kinds="fiu")
-        return x.double() if isinstance(x, torch.Tensor) else x.astype(np.float64)
+        if isinstance(x, np.ndarray):
+            return x.astype(np.float64)
+        return x.float() if x.device.type == "mps" else x.double()  # MPS has no float64
     if isinstance(x, int | float | np.floating | np.integer) and not isinstance(x, bool):
-        if not math.isfinite(float(x)):
+        try:
+            value = float(x)
+        except OverflowError:  # a Python int beyond float64
+            raise ValueError(
+                f"{name} must fit in a float64 (|x| < 1.8e308), got an integer of "
+                f"{len(str(abs(int(x))))} digits."
+            ) from None
+        if not math.isfinite(value):
             raise ValueError(f"{name} must be finite, got {x!r}.")
-        return float(x)
+        return value
     raise TypeError(f"{name} must be a number, an array or a tensor, got {type(x).__name__}.")
+
+
+def _finite_result(value: Any, name: str):
+    """``value`` unchanged; a ValueError if converting a finite ``name`` overflowed float64."""
+    if isinstance(value, torch.Tensor):
+        finite = bool(torch.isfinite(value).all())
+    else:
+        finite = bool(np.isfinite(value).all())
+    if not finite:
+        raise ValueError(
+            f"{name} is so large that the result exceeds float64's range (1.8e308); no finite "
+            "answer exists. Check the units (nats per image, not a product of likelihoods)."
+        )
+    return value
+
+
+def _robust_mean(values: Any) -> float:
+    """Mean of finite values without the overflow of their sum (1e308 + 1e308 = inf)."""
+    largest = _max_abs(values)
+    if largest == 0.0:
+        return 0.0
+    return float((values / largest).mean()) * largest
 
 
 def nats_to_bits(nats: float | ArrayLike) -> float | ArrayLike:
     """Convert nats (natural log) to bits (log base 2): divide by ln 2."""
-    return _as_float_values(nats, "nats") / _LN2
+    return _finite_result(_as_float_values(nats, "nats") / _LN2, "nats")
 
 
 def bits_per_dim(nll_nats: float | ArrayLike, n_dims: int) -> float | ArrayLike:
@@ -1236,8 +1639,9 @@ def bits_per_dim(nll_nats: float | ArrayLike, n_dims: int) -> float | ArrayLike:
     grey levels); a continuous density on [0, 1] pixels can exceed 1, so its "bits per dim"
     can be negative and is not comparable.
     """
-    n_dims = check_int(n_dims, "n_dims", min_value=1)
-    return _as_float_values(nll_nats, "nll_nats") / (n_dims * _LN2)
+    n_dims = _check_count(n_dims, "n_dims", min_value=1)
+    values = _as_float_values(nll_nats, "nll_nats")
+    return _finite_result(values / (n_dims * _LN2), "nll_nats")
 
 
 def dequantized_bits_per_dim(
@@ -1250,10 +1654,11 @@ def dequantized_bits_per_dim(
     dequantization (training on x + u/L) this is an upper bound on the discrete NLL.
     Use L = 256 for Fashion-MNIST and L = 17 for the digits (grey levels 0..16).
     """
-    n_dims = check_int(n_dims, "n_dims", min_value=1)
+    n_dims = _check_count(n_dims, "n_dims", min_value=1)
     n_levels = check_int(n_levels, "n_levels", min_value=2)
     nll = _as_float_values(nll_nats, "nll_nats")
-    return (nll + n_dims * math.log(n_levels)) / (n_dims * _LN2)
+    # (nll + D ln L) / (D ln 2) split in two terms, so nll near 1e308 cannot overflow the sum.
+    return _finite_result(nll / (n_dims * _LN2) + math.log2(n_levels), "nll_nats")
 
 
 def likelihood_report(
@@ -1277,17 +1682,21 @@ def likelihood_report(
         ``nll_nats`` (per image), ``nll_bits`` (per image), ``nats_per_dim``,
         ``bits_per_dim``.
     """
-    n_dims = check_int(n_dims, "n_dims", min_value=1)
-    values = _as_float_values(nll_nats, "nll_nats")
-    mean = float(values.mean()) if not isinstance(values, float) else values
+    n_dims = _check_count(n_dims, "n_dims", min_value=1)
     if n_levels is not None:
-        mean += n_dims * math.log(check_int(n_levels, "n_levels", min_value=2))
-    return {
+        n_levels = check_int(n_levels, "n_levels", min_value=2)
+    values = _as_float_values(nll_nats, "nll_nats")
+    mean = values if isinstance(values, float) else _robust_mean(values)
+    if n_levels is not None:
+        mean += n_dims * math.log(n_levels)
+    report = {
         "nll_nats": mean,
         "nll_bits": mean / _LN2,
         "nats_per_dim": mean / n_dims,
         "bits_per_dim": mean / (n_dims * _LN2),
     }
+    _finite_result(np.array(list(report.values())), "nll_nats")
+    return report
 
 
 # =========================================================================== degradations
@@ -1296,39 +1705,61 @@ def likelihood_report(
 def gaussian_blur(images: ArrayLike, sigma: float) -> ArrayLike:
     """Blur each image with a Gaussian kernel of std ``sigma`` pixels (reflecting borders).
 
-    (N, C, H, W) in [0, 1] → same shape, still in [0, 1]; NumPy in → NumPy out.
+    (N, C, H, W) in [0, 1] → same shape, still in [0, 1], float32; NumPy in → NumPy out.
+    ``sigma = 0`` returns the images unchanged; the kernel is cut at 3 σ and at the image
+    size (so a huge σ averages each row, then each column).
     """
     _checked_images(images, "images")
-    sigma = check_positive(sigma, "sigma")
+    sigma = check_positive(sigma, "sigma", strict=False)
     x = as_tensor(images, dtype=torch.float32)
-    radius = max(1, math.ceil(3 * sigma))
-    radius = min(radius, min(x.shape[-2:]) - 1)
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
+    if sigma == 0.0:
+        return like_input(x.clone().clamp(0.0, 1.0), images)
     n, c, h, w = x.shape
+    # min() before ceil(): 3 σ overflows to inf for σ near 1e308, and ceil(inf) raises.
+    reach = math.ceil(min(3 * sigma, float(max(h, w))))
     y = x.reshape(n * c, 1, h, w)
-    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    for axis, size in ((3, w), (2, h)):
+        radius = min(max(1, reach), size - 1)  # reflect padding needs radius < size
+        if radius == 0:
+            continue  # a single pixel along this axis: nothing to blur
+        # (offset / σ)² in float64: offset² / σ² overflows for a large σ, underflows for a tiny.
+        offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+        kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+        kernel = (kernel / kernel.sum()).to(dtype=torch.float32, device=x.device)
+        if axis == 3:
+            y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+        else:
+            y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
     return like_input(y.reshape(n, c, h, w).clamp(0.0, 1.0), images)
 
 
 def _generator(seed: int | None) -> torch.Generator:
     generator = torch.Generator()
+    seed = _check_seed(seed, allow_none=True)
     if seed is None:
         generator.seed()
     else:
-        generator.manual_seed(check_int(seed, "seed", min_value=0))
+        generator.manual_seed(seed)
     return generator
 
 
+#: Beyond this std every nonzero draw pushes a pixel far past 0 or 1: clipping gives the same
+#: image as any larger std, and std · noise stays finite in float32 (inf · 0 would be NaN).
+_MAX_EFFECTIVE_STD = 1e30
+
+
 def add_gaussian_noise(images: ArrayLike, std: float, *, seed: int | None = None) -> ArrayLike:
-    """Add N(0, std²) noise to every pixel and clip to [0, 1]; same shape and type as input."""
+    """Add N(0, std²) noise to every pixel and clip to [0, 1]; same shape and type as input.
+
+    ``std = 0`` returns the images unchanged (as float32); ``seed`` is None or an integer in
+    [0, 2**32).
+    """
     _checked_images(images, "images")
-    std = check_positive(std, "std")
+    std = check_positive(std, "std", strict=False)
+    generator = _generator(seed)
     x = as_tensor(images, dtype=torch.float32)
-    noise = torch.randn(x.shape, generator=_generator(seed)).to(x.device)
-    return like_input((x + std * noise).clamp(0.0, 1.0), images)
+    noise = torch.randn(x.shape, generator=generator).to(x.device)
+    return like_input((x + min(std, _MAX_EFFECTIVE_STD) * noise).clamp(0.0, 1.0), images)
 
 
 def uniform_noise_images(
@@ -1340,9 +1771,15 @@ def uniform_noise_images(
 ) -> torch.Tensor:
     """``n`` images of independent Uniform(0, 1) pixels: a Tensor (n, *shape) on ``device``."""
     n = check_int(n, "n", min_value=1)
+    if isinstance(shape, str) or not isinstance(shape, Sequence | torch.Size):
+        raise TypeError(
+            f"shape must be a sequence of positive integers such as (1, 8, 8), got {shape!r}."
+        )
     shape = tuple(check_int(s, "shape", min_value=1) for s in shape)
-    noise = torch.rand((n, *shape), generator=_generator(seed))
-    return noise.to(resolve_device(device))
+    generator = _generator(seed)
+    target = resolve_device(device)
+    noise = torch.rand((n, *shape), generator=generator)
+    return noise.to(target)
 
 
 # =========================================================================== calibration
@@ -1370,6 +1807,8 @@ class MetricTable(list):
 
     def row(self, name_start: str) -> dict[str, Any]:
         """The first row whose name starts with ``name_start`` (e.g. ``"test set"``)."""
+        if not isinstance(name_start, str):
+            raise TypeError(f"name_start must be a str, got {type(name_start).__name__}.")
         for row in self:
             if row["name"].startswith(name_start):
                 return row
@@ -1384,6 +1823,16 @@ class MetricTable(list):
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str] = COLUMNS) -> str:
     """Render rows (dicts) as a GitHub Markdown table; absent values show as "–"."""
+    if isinstance(rows, Mapping) or isinstance(rows, str) or not isinstance(rows, Sequence):
+        raise TypeError(
+            f"rows must be a list of row dicts, got {type(rows).__name__}; wrap a single row "
+            "as [row]."
+        )
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"rows[{i}] must be a dict (a row), got {type(row).__name__}.")
+    if not isinstance(columns, Mapping) or not columns:
+        raise TypeError("columns must be a non-empty mapping of row key to column heading.")
 
     def cell(value: Any) -> str:
         if value is None:
@@ -1429,6 +1878,8 @@ def _reference(dataset: str, n: int, seed: int, device: torch.device, n_bins: in
     train, _ = _load_split(dataset, "train", device="cpu")
     if n > len(train):
         raise ValueError(f"n={n} is more than the {len(train)} training images of {dataset}.")
+    # The bins first: a bad n_bins fails before the feature network runs.
+    bins = NDB(n_bins, seed=seed).fit(train)
     generator = torch.Generator().manual_seed(seed)
     reference_index = torch.randperm(len(train), generator=generator)[:n]
     train_flat = _flat(train, device)
@@ -1444,7 +1895,7 @@ def _reference(dataset: str, n: int, seed: int, device: torch.device, n_bins: in
         reference_features=reference_features,
         centre=centre,
         reference_radii=_knn_radii(_centred(reference_features, centre), 3, 1024),
-        ndb=NDB(n_bins, seed=seed).fit(train),
+        ndb=bins,
         train_flat=train_flat,
         train_sq=(train_flat * train_flat).sum(1),
     )
@@ -1519,9 +1970,13 @@ def evaluate_samples(
     _check_min_count(samples, "samples", 4, "k=3 neighbours for precision and recall")
     if labels is not None:
         check_labels(labels, "labels", n=len(samples), n_classes=_N_CLASSES)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the row's name), got {type(name).__name__}.")
     n = _default_n(dataset) if n is None else check_int(n, "n", min_value=4)
+    seed = _check_seed(seed)
+    n_bins = _check_n_bins(n_bins)  # before the cache below, which needs hashable arguments
     target = resolve_device(device)
-    reference = _reference(dataset, n, check_int(seed, "seed", min_value=0), target, n_bins)
+    reference = _reference(dataset, n, seed, target, n_bins)
     candidate = as_tensor(samples, dtype=torch.float32, device="cpu")
     wanted = None if labels is None else as_tensor(labels, dtype=torch.int64, device="cpu")
     return _row(reference, name, candidate, wanted)
@@ -1571,17 +2026,18 @@ def calibration_table(
     """
     _check_dataset(dataset)
     n = _default_n(dataset) if n is None else check_int(n, "n", min_value=4)
-    seed = check_int(seed, "seed", min_value=0)
+    seed = _check_seed(seed)
     removed_class = check_int(removed_class, "removed_class", min_value=0)
     if removed_class >= _N_CLASSES:
         raise ValueError(f"removed_class must be in 0..9, got {removed_class}.")
     sigma = blur_sigma if blur_sigma is not None else (0.5 if dataset == "digits" else 1.0)
     check_positive(sigma, "blur_sigma")
     check_positive(noise_std, "noise_std")
+    n_bins = _check_n_bins(n_bins)
     target = resolve_device(device)
     start = time.perf_counter()
-    reference = _reference(dataset, n, seed, target, n_bins)
 
+    # Every check on the test split before the (cached, slower) reference is computed.
     test, test_labels = _load_split(dataset, "test", device="cpu")
     if n > len(test):
         raise ValueError(f"n={n} is more than the {len(test)} test images of {dataset}.")
@@ -1589,6 +2045,12 @@ def calibration_table(
     pick = torch.randperm(len(test), generator=generator)[:n].sort().values  # keep order
     test, test_labels = test[pick], test_labels[pick]
     kept = test_labels != removed_class
+    if int(kept.sum()) < 4:
+        raise ValueError(
+            f"n={n} is too small: without class {removed_class} only {int(kept.sum())} test "
+            "images remain, and precision and recall need 4 (k=3 neighbours). Pass a larger n."
+        )
+    reference = _reference(dataset, n, seed, target, n_bins)
     unused = torch.ones(len(reference.train), dtype=torch.bool)
     unused[reference.reference_index] = False
     copies = torch.nonzero(unused).squeeze(1)[:n]

@@ -20,13 +20,22 @@ Two models share one grid and one notation.
   segments a photo (:func:`potts_segment`).
 
 Spins are ``±1`` numbers of any dtype; numpy in gives numpy out, a tensor gives a tensor.
+``{0, 1}`` and boolean images are refused with an error, not converted (a 0 could be a spin or
+a missing value): map them with ``2 * x - 1``.
+
+Extreme finite parameters (β up to 1e308, fields and couplings of any size, noise rates near 0
+or ½) give the exact limits rather than NaN: conditional probabilities are computed from
+exactly rounded local fields with saturated logits, exact sums over states shift their
+log-weights by the largest, and energies divide by their largest coefficient before summing.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -41,6 +50,7 @@ from lessons_lib.checks import (
     check_one_of,
     check_positive,
     check_probability,
+    check_seed,
 )
 from lessons_lib.device import resolve_device
 
@@ -79,20 +89,65 @@ BETA_CRITICAL: float = 0.5 * math.log(1.0 + math.sqrt(2.0))
 _MAX_EXACT_SITES = 20
 _INT32_MAX = 2**31 - 1
 _COVARIANCE_FLOOR = 1e-9
+#: Largest colour magnitude potts_segment takes: squared distances divided by the covariance
+#: floor must stay far from float64's range (1e100² / 1e-9 = 1e209).
+_MAX_COLOUR = 1e100
 
 
 # =========================================================================== small helpers
 
 
+#: A logit beyond which σ is exactly 0 or 1 in float64 (and float32): logits are clipped to it,
+#: which changes no probability and keeps every product finite.
+_SATURATED_LOGIT = 1000.0
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
     """A torch generator on ``device``; ``seed=None`` draws one from torch's global state."""
+    seed = check_seed(seed)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
-    else:
-        seed = check_int(seed, "seed", min_value=0)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+def _to_float(value: Fraction) -> float:
+    """A Fraction as the nearest float, ±inf where it is beyond float64's range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _log_abs(value: Fraction) -> float:
+    """``ln |value|`` of a non-zero Fraction, for any magnitude (no float overflow)."""
+    return math.log(abs(value.numerator)) - math.log(value.denominator)
+
+
+def _scaled_logits(values: Sequence[Fraction], factor: np.ndarray) -> np.ndarray:
+    """``factor · value`` for exact values and positive float64 factors, clipped to ±1000.
+
+    The sign is exact (a zero value gives exactly 0, however large the factor: the heat-bath
+    limit ½ of a zero local field), and the magnitude is computed in log space, so neither a huge
+    factor nor a huge value overflows. Shape ``(*factor.shape, len(values))``.
+    """
+    factor = np.asarray(factor, dtype=np.float64)
+    out = np.zeros((*factor.shape, len(values)))
+    with np.errstate(divide="ignore"):
+        log_factor = np.log(factor)
+    for k, value in enumerate(values):
+        if value == 0:
+            continue
+        log_magnitude = log_factor + _log_abs(value)
+        magnitude = np.exp(np.minimum(log_magnitude, math.log(_SATURATED_LOGIT)))
+        out[..., k] = math.copysign(1.0, value) * magnitude
+    return out
+
+
+def _largest_magnitude(*values: float) -> float:
+    """``max |v|`` of some finite floats (0.0 if all are zero)."""
+    return max(abs(float(v)) for v in values)
 
 
 def _progress(iterable, enabled: bool, desc: str):
@@ -127,21 +182,37 @@ def _check_couplings(J: Any) -> tuple[float, float]:
     return value, value
 
 
+def _is_bool(x: ArrayLike) -> bool:
+    return x.dtype == torch.bool if isinstance(x, torch.Tensor) else x.dtype == np.bool_
+
+
+def _check_spins(x: Any, name: str, ndim: int | None = None) -> ArrayLike:
+    """A ±1 array or tensor. {0, 1} and boolean images are refused, not converted: a 0 could be
+    a missing value or a spin, so the caller maps them explicitly (``2 * x - 1``)."""
+    if isinstance(x, np.ndarray | torch.Tensor) and _is_bool(x):
+        raise TypeError(
+            f"{name} must hold ±1 spins as numbers, got a boolean {type(x).__name__}; {{0, 1}} "
+            f"and boolean images are not converted: map them with 2 * {name} - 1 (after "
+            "casting to float)."
+        )
+    check_array(x, name, ndim=ndim, kinds="fiu")
+    return check_binary_spins(x, name)
+
+
 def _check_lattice(spins: Any, name: str = "spins") -> ArrayLike:
-    check_array(spins, name, kinds="fiu")
+    check_array(spins, name)  # type, emptiness and finiteness first
     if spins.ndim < 2:
         raise ValueError(f"{name} must have shape (..., H, W), got shape {tuple(spins.shape)}.")
     if min(spins.shape[-2:]) < 2:
         raise ValueError(
             f"{name} must be at least 2×2 in its last two axes, got shape {tuple(spins.shape)}."
         )
-    return check_binary_spins(spins, name)
+    return _check_spins(spins, name)
 
 
 def _check_image(image: Any, name: str) -> ArrayLike:
     """A 2-D ±1 image (numpy array or tensor)."""
-    check_array(image, name, ndim=2, kinds="fiu")
-    return check_binary_spins(image, name)
+    return _check_spins(image, name, ndim=2)
 
 
 def _float_tensor(x: ArrayLike, device: torch.device | None, dtype=torch.float32) -> torch.Tensor:
@@ -201,7 +272,11 @@ def ising_energy(spins: ArrayLike, J: float | tuple[float, float] = 1.0, h: floa
     x = _float_tensor(spins, None, torch.float64)
     down = (x * torch.roll(x, -1, dims=-2)).mean(dim=(-2, -1))
     right = (x * torch.roll(x, -1, dims=-1)).mean(dim=(-2, -1))
-    energy = -j_vertical * down - j_horizontal * right - h * x.mean(dim=(-2, -1))
+    # Divide the couplings by the largest first: a sum of terms near 1e308 cannot overflow on
+    # the way (the result is ±inf only where the energy itself is beyond float64).
+    scale = _largest_magnitude(j_vertical, j_horizontal, h) or 1.0
+    energy = -(j_vertical / scale) * down - (j_horizontal / scale) * right
+    energy = scale * (energy - (h / scale) * x.mean(dim=(-2, -1)))
     return _per_lattice(energy, spins)
 
 
@@ -221,7 +296,19 @@ def magnetization(spins: ArrayLike):
 
 
 def _check_onsager_beta(beta: Any) -> np.ndarray:
-    values = np.asarray(as_numpy(beta), dtype=np.float64)
+    if isinstance(beta, bool | np.bool_):
+        raise TypeError(f"beta must be a real number or an array of them, got {beta!r}.")
+    if isinstance(beta, np.ndarray | torch.Tensor | list | tuple):
+        values = as_numpy(beta) if not isinstance(beta, list | tuple) else np.asarray(beta)
+    elif isinstance(beta, numbers.Real):
+        values = np.asarray(beta)
+    else:
+        raise TypeError(f"beta must be a real number or an array of them, got {beta!r}.")
+    if values.dtype.kind not in "fiu":
+        raise TypeError(
+            f"beta must be a real number or an array of real numbers, got dtype {values.dtype}."
+        )
+    values = values.astype(np.float64)
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(f"beta must be finite and > 0 (an inverse temperature), got {beta!r}.")
     return values
@@ -231,10 +318,20 @@ def _scalar_or_array(values: np.ndarray, reference: Any):
     return float(values) if np.ndim(reference) == 0 else values
 
 
+def _reduced_coupling(beta: Any, J: Any) -> tuple[np.ndarray, float]:
+    """``βJ`` (float64; +inf where the product overflows, which every formula below takes as its
+    zero-temperature limit) and the checked ``J``."""
+    J = check_positive(J, "J")
+    with np.errstate(over="ignore"):
+        return _check_onsager_beta(beta) * J, J
+
+
 def onsager_magnetization(beta: float | ArrayLike, J: float = 1.0):
     """Onsager–Yang spontaneous magnetization of the infinite square lattice.
 
     ``m(β) = (1 - sinh(2βJ)^-4)^(1/8)`` below the critical temperature (``βJ > β_c``), 0 above.
+    ``sinh(2βJ)^-1`` is computed as ``2 e^{-2βJ} / (1 - e^{-4βJ})``, which stays finite for any
+    finite β (``m → 1`` as ``β → ∞``).
 
     Parameters
     ----------
@@ -245,11 +342,16 @@ def onsager_magnetization(beta: float | ArrayLike, J: float = 1.0):
     -------
     float or ndarray of shape (n,)
     """
-    b = _check_onsager_beta(beta) * check_positive(J, "J")
+    b, _ = _reduced_coupling(beta, J)
     ordered = b > BETA_CRITICAL
-    inner = 1.0 - np.sinh(2.0 * np.where(ordered, b, 1.0)) ** -4.0
-    m = np.where(ordered, np.clip(inner, 0.0, None) ** 0.125, 0.0)
+    safe = np.where(ordered, b, 1.0)
+    cosech = 2.0 * np.exp(-2.0 * safe) / -np.expm1(-4.0 * safe)
+    m = np.where(ordered, np.clip(1.0 - cosech**4, 0.0, None) ** 0.125, 0.0)
     return _scalar_or_array(m, beta)
+
+
+#: ``c_n² = ((2n - 1)!! / (2n)!!)²`` for n = 1, 2, …: ``(2/π) K(m) = 1 + Σ_n c_n² m^n``.
+_ELLIPK_SERIES = np.cumprod([((2.0 * n - 1.0) / (2.0 * n)) ** 2 for n in range(1, 80)])
 
 
 def onsager_energy(beta: float | ArrayLike, J: float = 1.0):
@@ -257,7 +359,13 @@ def onsager_energy(beta: float | ArrayLike, J: float = 1.0):
 
     ``u(β) = -J coth(2βJ) [1 + (2/π) (2 tanh²(2βJ) - 1) K(k²)]``, with
     ``k = 2 sinh(2βJ) / cosh²(2βJ)`` and ``K`` the complete elliptic integral of the first kind
-    (``scipy.special.ellipk`` takes the parameter ``k²``). At ``β_c`` it equals ``-√2 J``.
+    (of parameter ``k²``). At ``β_c`` it equals ``-√2 J``.
+
+    Written with ``T = tanh(2βJ)``, ``k² = 4 T² (1 - T²)`` stays finite for any β (``u → -2J`` as
+    ``β → ∞``). At high temperature the bracket is a difference of nearly equal numbers (it is
+    about ``T²``), so for ``T < 0.3`` it is expanded with the series of ``K``:
+    ``u = -J T [2 - 4 (1 - T²)(1 - 2T²) S(k²)]``, ``S(m) = Σ_{n≥1} c_n² m^{n-1}``, exact to
+    rounding however small β is (``u ≈ -2βJ²``).
 
     Parameters
     ----------
@@ -268,18 +376,26 @@ def onsager_energy(beta: float | ArrayLike, J: float = 1.0):
     -------
     float or ndarray of shape (n,)
     """
-    from scipy.special import ellipk
+    from scipy.special import ellipkm1
 
-    J = check_positive(J, "J")
-    b = _check_onsager_beta(beta) * J
-    two_b = 2.0 * b
-    k_squared = (2.0 * np.sinh(two_b) / np.cosh(two_b) ** 2) ** 2
-    factor = 2.0 * np.tanh(two_b) ** 2 - 1.0
-    # At β_c, K diverges (logarithmically) while its factor vanishes: the product's limit is 0.
+    b, J = _reduced_coupling(beta, J)
+    t = np.tanh(2.0 * b)
+    t2 = t * t
+    m = 4.0 * t2 * (1.0 - t2)
+    hot = t < 0.3
+    # High temperature: the series (m < 0.33, so 80 terms reach far below rounding).
+    m_hot = np.where(hot, m, 0.0)
+    powers = m_hot[..., None] ** np.arange(len(_ELLIPK_SERIES))
+    series = (powers * _ELLIPK_SERIES).sum(axis=-1)
+    u_hot = -J * t * (2.0 - 4.0 * (1.0 - t2) * (1.0 - 2.0 * t2) * series)
+    # Elsewhere the closed form. 1 - k² = (2T² - 1)² exactly, so K is evaluated from its
+    # complement (ellipkm1), accurate near β_c where k² → 1. There K diverges (logarithmically)
+    # while its factor vanishes, so the product's limit is 0.
+    factor = 2.0 * t2 - 1.0
     at_critical = np.isclose(factor, 0.0, atol=1e-15)
-    product = np.where(at_critical, 0.0, factor * ellipk(np.where(at_critical, 0.5, k_squared)))
-    u = -J / np.tanh(two_b) * (1.0 + 2.0 / np.pi * product)
-    return _scalar_or_array(u, beta)
+    product = np.where(at_critical, 0.0, factor * ellipkm1(np.where(at_critical, 0.5, factor**2)))
+    u_cold = -J / np.where(hot, 1.0, t) * (1.0 + 2.0 / np.pi * product)
+    return _scalar_or_array(np.where(hot, u_hot, u_cold), beta)
 
 
 # =========================================================================== Ising: sampling
@@ -308,21 +424,134 @@ def _periodic_colour_masks(height: int, width: int, device: torch.device) -> lis
     return [torch.as_tensor(g, device=device) for g in groups]
 
 
-def _beta_tensor(beta: Any, batch_shape: torch.Size, device: torch.device) -> torch.Tensor:
-    """β as a tensor broadcastable to (..., H', W'): a scalar or one value per lattice."""
+def _beta_values(beta: Any, batch_shape: tuple[int, ...]) -> np.ndarray:
+    """β as float64, shape () or ``batch_shape`` (one value per lattice), each finite and > 0.
+
+    Kept in float64: a β beyond float32's range (3.4e38) is still a valid inverse temperature.
+    """
     if isinstance(beta, np.ndarray | torch.Tensor | list | tuple):
-        values = torch.as_tensor(as_numpy(beta), dtype=torch.float32)
+        try:
+            values = np.asarray(as_numpy(beta) if isinstance(beta, torch.Tensor) else beta)
+        except ValueError as error:  # a ragged list
+            raise ValueError(f"beta must be a number or an array of numbers: {error}") from None
+        if values.dtype.kind not in "fiu":
+            raise TypeError(
+                f"beta must be a number or an array of numbers, got dtype {values.dtype}."
+            )
+        values = values.astype(np.float64)
         if values.ndim == 0:
-            return torch.tensor(_check_beta(float(values)), device=device)
+            return np.asarray(_check_beta(float(values)))
         if tuple(values.shape) != tuple(batch_shape):
             raise ValueError(
                 f"beta must be a number or hold one value per lattice, shape "
                 f"{tuple(batch_shape)}; got shape {tuple(values.shape)}."
             )
-        if not torch.isfinite(values).all() or (values <= 0).any():
-            raise ValueError("every beta must be finite and > 0.")
-        return values.to(device)[..., None, None]
-    return torch.tensor(_check_beta(beta), device=device)
+        if not np.isfinite(values).all() or (values <= 0).any():
+            raise ValueError(f"every beta must be finite and > 0, got {values.ravel()[:5]}.")
+        return values
+    return np.asarray(_check_beta(beta))
+
+
+def _fast_field(
+    up_down: torch.Tensor, sides: torch.Tensor, couplings: tuple[float, float], h: float, out
+) -> None:
+    """``out = J_v v + J_h s + h`` (float32) from int8 neighbour sums; ``up_down`` is clobbered."""
+    j_vertical, j_horizontal = couplings
+    if j_vertical == j_horizontal:
+        up_down.add_(sides)  # the sum of four ±1 fits in int8
+        out.copy_(up_down)
+        if j_vertical != 1.0:
+            out.mul_(j_vertical)
+    else:
+        out.copy_(up_down).mul_(j_vertical).add_(sides, alpha=j_horizontal)
+    if h != 0.0:
+        out.add_(h)
+
+
+def _fast_probability(
+    field: torch.Tensor, spins: torch.Tensor, beta: torch.Tensor, method: str
+) -> None:
+    """In place, float32: heat-bath ``P(x_i = +1) = σ(2β f_i)``; Metropolis ``P(flip) =
+    exp(-2β x_i f_i)`` (values above 1 act as 1)."""
+    if method == "heat-bath":
+        field.mul_(2.0 * beta)
+        torch.sigmoid(field, out=field)
+    else:
+        field.mul_(spins)
+        field.mul_(-2.0 * beta)
+        field.exp_()
+
+
+class _Conditionals:
+    """The probability each update uses, for every local field a spin can see.
+
+    A spin's local field takes one of nine values ``f = J_v v + J_h s + h``, with ``v, s ∈ {-2,
+    0, 2}`` its vertical and horizontal neighbour sums. ``table[..., 17 [x > 0] + 3v + s + 8]``
+    holds the heat-bath ``P(x_i = +1)`` or the Metropolis flip probability, computed from the
+    exact field (Fractions) and logits ``2βf`` saturated at ±1000: so a huge β gives the exact
+    limits 1, 0, or ½ for a zero field, and extreme ``J``, ``h`` neither overflow nor cancel
+    wrongly.
+
+    ``fast`` is True when the sweeps' float32 arithmetic (:func:`_fast_field`,
+    :func:`_fast_probability`), tried on all nine fields for each lattice, reproduces the table
+    to 1e-6: then the sweeps use it (it is quicker); otherwise they look the table up.
+    """
+
+    _LEVELS = tuple((v, s) for v in (-2, 0, 2) for s in (-2, 0, 2))
+
+    def __init__(
+        self,
+        beta: np.ndarray,
+        couplings: tuple[float, float],
+        h: float,
+        method: str,
+        device: torch.device,
+    ) -> None:
+        j_vertical, j_horizontal = couplings
+        self.method = method
+        self.batch_shape = tuple(beta.shape)
+        fields = [
+            2 * (Fraction(j_vertical) * v + Fraction(j_horizontal) * s + Fraction(h))
+            for v, s in self._LEVELS
+        ]
+        logits = _scaled_logits(fields, beta)  # (*batch, 9) = 2βf
+        table = np.zeros((*self.batch_shape, 2, 17))
+        slots = [3 * v + s + 8 for v, s in self._LEVELS]
+        with np.errstate(over="ignore"):
+            if method == "heat-bath":
+                table[..., :, slots] = (1.0 / (1.0 + np.exp(-logits)))[..., None, :]
+            else:  # flip x = -1 with min(1, e^{2βf}), x = +1 with min(1, e^{-2βf})
+                table[..., 0, slots] = np.minimum(1.0, np.exp(logits))
+                table[..., 1, slots] = np.minimum(1.0, np.exp(-logits))
+        n_lattices = int(np.prod(self.batch_shape, dtype=np.int64))
+        self.table = torch.as_tensor(table.reshape(-1), dtype=torch.float32, device=device)
+        offsets = 34 * torch.arange(n_lattices, device=device).reshape(self.batch_shape)
+        self.offsets = offsets[..., None, None] if self.batch_shape else offsets
+        beta32 = torch.as_tensor(beta, dtype=torch.float32, device=device)
+        self.beta32 = beta32[..., None, None] if self.batch_shape else beta32
+        moderate = _largest_magnitude(j_vertical, j_horizontal, h) <= 1e30 and beta.max() <= 1e30
+        self.fast = bool(moderate) and self._fast_matches(couplings, h, slots, device)
+
+    def _fast_matches(
+        self, couplings: tuple[float, float], h: float, slots: list[int], device: torch.device
+    ) -> bool:
+        """Whether the float32 fast path gives the table's probabilities on every field."""
+        levels = torch.tensor(self._LEVELS, dtype=torch.int8, device=device).repeat(2, 1)
+        spins = torch.tensor([-1] * 9 + [1] * 9, dtype=torch.int8, device=device)
+        field = torch.empty(18, dtype=torch.float32, device=device)
+        _fast_field(levels[:, 0].clone(), levels[:, 1].clone(), couplings, h, field)
+        beta = self.beta32.reshape(*self.batch_shape, 1)
+        field = (field * torch.ones_like(beta)).contiguous()
+        _fast_probability(field, spins.float(), beta, self.method)
+        exact = self.table.reshape(*self.batch_shape, 2, 17)[..., slots].reshape(field.shape)
+        return bool(((field.clamp(max=1.0) - exact).abs() <= 1e-6).all())
+
+    def lookup(self, spins: torch.Tensor, up_down: torch.Tensor, sides: torch.Tensor):
+        """The table's probabilities for spins with neighbour sums ``up_down``, ``sides``."""
+        index = (3 * up_down + sides).long() + 8 + 17 * (spins > 0).long()
+        if self.batch_shape:
+            index = index + self.offsets
+        return self.table.take(index)
 
 
 class _SplitLattice:
@@ -380,8 +609,9 @@ class _SplitLattice:
     def sites(self, colour: int) -> torch.Tensor:
         return self.black if colour == 0 else self.white
 
-    def totals(self, j_vertical: float, j_horizontal: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-lattice Σ x_i and Σ_{i~j} J x_i x_j (every bond joins a black and a white site)."""
+    def totals(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-lattice Σ x_i and the vertical and horizontal bond sums Σ x_i x_j (int64; every
+        bond joins a black and a white site)."""
         up_down, sides = self.neighbour_sums(0)
         spin_sum = self.black.sum(dim=(-2, -1), dtype=torch.int64) + self.white.sum(
             dim=(-2, -1), dtype=torch.int64
@@ -389,49 +619,38 @@ class _SplitLattice:
         black = self.black.to(torch.int32)
         bonds_vertical = (black * up_down).sum(dim=(-2, -1), dtype=torch.int64)
         bonds_horizontal = (black * sides).sum(dim=(-2, -1), dtype=torch.int64)
-        return spin_sum, j_vertical * bonds_vertical + j_horizontal * bonds_horizontal
+        return spin_sum, bonds_vertical, bonds_horizontal
 
 
-def _update(
-    spins: torch.Tensor,
-    field: torch.Tensor,
-    beta: torch.Tensor,
-    uniform: torch.Tensor,
-    accept: torch.Tensor,
-    method: str,
+def _record(
+    trace: dict,
+    spin_sum: torch.Tensor,
+    bonds: tuple[torch.Tensor, torch.Tensor],
+    couplings: tuple[float, float],
+    h: float,
+    n_sites: int,
 ) -> None:
-    """One conditional update of ``spins`` (int8, in place) given their local fields (float32).
-
-    Heat-bath draws ``x_i = +1`` with probability ``σ(2β f_i)``; Metropolis flips ``x_i`` with
-    probability ``min(1, exp(-2β x_i f_i))``. ``field`` is overwritten.
-    """
-    if method == "heat-bath":
-        field.mul_(2.0 * beta)
-        torch.sigmoid(field, out=field)
-        torch.lt(uniform, field, out=accept)
-        spins.copy_(accept)
-        spins.mul_(2).sub_(1)
-    else:
-        field.mul_(spins)
-        field.mul_(-2.0 * beta)
-        field.exp_()
-        torch.lt(uniform, field, out=accept)
-        spins.mul_(1 - 2 * accept.to(torch.int8))
+    """Append the magnetization and energy per spin (float64, couplings scaled to the largest
+    first so that extreme J and h cannot overflow on the way)."""
+    scale = _largest_magnitude(*couplings, h) or 1.0
+    spin_sum = spin_sum.to(torch.float64)
+    total = (couplings[0] / scale) * bonds[0].to(torch.float64)
+    total = total + (couplings[1] / scale) * bonds[1].to(torch.float64) + (h / scale) * spin_sum
+    trace["magnetization"].append(spin_sum / n_sites)
+    trace["energy"].append(-scale * (total / n_sites))
 
 
 def _split_sweeps(
     lattice: _SplitLattice,
-    beta: torch.Tensor,
+    conditionals: _Conditionals,
     couplings: tuple[float, float],
     h: float,
-    method: str,
     n_sweeps: int,
     gen: torch.Generator,
     trace: dict | None,
     progress: bool,
 ) -> None:
-    j_vertical, j_horizontal = couplings
-    isotropic = j_vertical == j_horizontal
+    method = conditionals.method
     field = torch.empty(lattice.black.shape, dtype=torch.float32, device=lattice.black.device)
     uniform = torch.empty_like(field)
     accept = torch.empty(field.shape, dtype=torch.bool, device=field.device)
@@ -439,58 +658,55 @@ def _split_sweeps(
     for _ in _progress(range(n_sweeps), progress, "Gibbs sweeps"):
         for colour in (0, 1):
             up_down, sides = lattice.neighbour_sums(colour)
-            if isotropic:
-                up_down.add_(sides)  # the sum of four ±1 fits in int8
-                field.copy_(up_down)
-                if j_vertical != 1.0:
-                    field.mul_(j_vertical)
+            spins = lattice.sites(colour)
+            if conditionals.fast:
+                _fast_field(up_down, sides, couplings, h, field)
+                _fast_probability(field, spins, conditionals.beta32, method)
+                probability = field
             else:
-                field.copy_(up_down).mul_(j_vertical).add_(sides, alpha=j_horizontal)
-            if h != 0.0:
-                field.add_(h)
+                probability = conditionals.lookup(spins, up_down, sides)
             uniform.uniform_(generator=gen)
-            _update(lattice.sites(colour), field, beta, uniform, accept, method)
+            torch.lt(uniform, probability, out=accept)
+            if method == "heat-bath":
+                spins.copy_(accept)
+                spins.mul_(2).sub_(1)
+            else:
+                spins.mul_(1 - 2 * accept.to(torch.int8))
         if trace is not None:
-            spin_sum, bond_sum = lattice.totals(j_vertical, j_horizontal)
-            trace["magnetization"].append(spin_sum / n_sites)
-            trace["energy"].append(-(bond_sum + h * spin_sum) / n_sites)
+            spin_sum, bonds_vertical, bonds_horizontal = lattice.totals()
+            _record(trace, spin_sum, (bonds_vertical, bonds_horizontal), couplings, h, n_sites)
 
 
 def _masked_sweeps(
     spins: torch.Tensor,
-    beta: torch.Tensor,
+    conditionals: _Conditionals,
     couplings: tuple[float, float],
     h: float,
-    method: str,
     n_sweeps: int,
     gen: torch.Generator,
     trace: dict | None,
     progress: bool,
 ) -> torch.Tensor:
-    """Colour-by-colour sweeps on the full lattice (any size; used when a side is odd)."""
-    j_vertical, j_horizontal = couplings
+    """Colour-by-colour sweeps on the full lattice (any size; used when a side is odd). The
+    probabilities are looked up in the exact table (this path is not the speed-critical one)."""
     x = spins.to(torch.float32)
     masks = _periodic_colour_masks(x.shape[-2], x.shape[-1], x.device)
     for _ in _progress(range(n_sweeps), progress, "Gibbs sweeps"):
         for mask in masks:
             vertical = torch.roll(x, 1, -2) + torch.roll(x, -1, -2)
             horizontal = torch.roll(x, 1, -1) + torch.roll(x, -1, -1)
-            field = j_vertical * vertical + j_horizontal * horizontal + h
+            probability = conditionals.lookup(x, vertical, horizontal)
             uniform = torch.rand(x.shape, generator=gen, device=x.device)
-            if method == "heat-bath":
-                new = torch.where(uniform < torch.sigmoid(2.0 * beta * field), 1.0, -1.0)
+            if conditionals.method == "heat-bath":
+                new = torch.where(uniform < probability, 1.0, -1.0)
             else:
-                new = torch.where(uniform < torch.exp(-2.0 * beta * x * field), -x, x)
+                new = torch.where(uniform < probability, -x, x)
             x = torch.where(mask, new, x)
         if trace is not None:
             down = (x * torch.roll(x, -1, -2)).sum(dim=(-2, -1))
             right = (x * torch.roll(x, -1, -1)).sum(dim=(-2, -1))
             n_sites = x.shape[-1] * x.shape[-2]
-            spin_sum = x.sum(dim=(-2, -1))
-            trace["magnetization"].append(spin_sum / n_sites)
-            trace["energy"].append(
-                -(j_vertical * down + j_horizontal * right + h * spin_sum) / n_sites
-            )
+            _record(trace, x.sum(dim=(-2, -1)), (down, right), couplings, h, n_sites)
     return x.to(torch.int8)
 
 
@@ -551,21 +767,31 @@ def ising_gibbs(
         The final ±1 spins: float32 for a shape, else the input's dtype.
     trace : dict, only when ``trace=True``
 
+    Any finite ``beta``, ``h`` and ``J`` are valid: the conditional probabilities come from the
+    exact local fields (see :class:`_Conditionals`), so e.g. ``beta = 1e300`` samples the
+    zero-temperature limit (a spin follows the sign of its field, and a zero field gives ½).
+
     Raises
     ------
+    TypeError
+        A non-numeric argument, a boolean image (map it with ``2 * x - 1``), a float seed.
     ValueError
-        Non-binary spins, ``beta <= 0``, a side shorter than 2, an unknown method.
+        Non-binary spins (``{0, 1}`` images are not converted), ``beta <= 0``, a side shorter
+        than 2, an unknown method, a negative ``n_sweeps`` or seed, a lattice too large for
+        memory.
     """
     check_one_of(method, "method", ("heat-bath", "metropolis"))
     n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=0)
     couplings = _check_couplings(J)
     h = _check_real(h, "h")
+    check_seed(seed)
     is_shape = not isinstance(spins_or_shape, np.ndarray | torch.Tensor)
     if is_shape:
         shape = _check_shape(spins_or_shape)
     else:
         _check_lattice(spins_or_shape, "spins_or_shape")
         shape = tuple(spins_or_shape.shape)
+    beta64 = _beta_values(beta, shape[:-2])
     if method == "metropolis" and min(shape[-2:]) < 4:
         warnings.warn(
             f"Metropolis with colour-by-colour updates is not ergodic on a lattice as small as "
@@ -575,20 +801,30 @@ def ising_gibbs(
             stacklevel=2,
         )
     dev = _device_for(spins_or_shape, device)
-    beta_t = _beta_tensor(beta, torch.Size(shape[:-2]), dev)
     gen = _generator(seed, dev)
-    if is_shape:
-        start = torch.randint(0, 2, shape, generator=gen, device=dev, dtype=torch.int8) * 2 - 1
-    else:
-        start = _float_tensor(spins_or_shape, dev).to(torch.int8)
+    conditionals = _Conditionals(beta64, couplings, h, method, dev)
     record = {"magnetization": [], "energy": []} if trace else None
     height, width = shape[-2:]
-    if height % 2 == 0 and width % 2 == 0:
-        lattice = _SplitLattice(start)
-        _split_sweeps(lattice, beta_t, couplings, h, method, n_sweeps, gen, record, progress)
-        final = lattice.merged()
-    else:
-        final = _masked_sweeps(start, beta_t, couplings, h, method, n_sweeps, gen, record, progress)
+    args = (conditionals, couplings, h, n_sweeps, gen, record, progress)
+    try:
+        if is_shape:
+            start = torch.randint(0, 2, shape, generator=gen, device=dev, dtype=torch.int8)
+            start = start * 2 - 1
+        else:
+            start = _float_tensor(spins_or_shape, dev).to(torch.int8)
+        if height % 2 == 0 and width % 2 == 0:
+            lattice = _SplitLattice(start)
+            _split_sweeps(lattice, *args)
+            final = lattice.merged()
+        else:
+            final = _masked_sweeps(start, *args)
+    except RuntimeError as error:  # torch's allocators (CPU and CUDA) raise RuntimeErrors
+        if "alloc" not in str(error).lower():
+            raise
+        raise ValueError(
+            f"spins_or_shape {shape} ({math.prod(shape):,} sites) does not fit in memory on "
+            f"{dev} (the sampler needs about 8 bytes per site); use fewer or smaller lattices."
+        ) from error
     result = final.to(torch.float32) if is_shape else _like(final, spins_or_shape)
     if not trace:
         return result
@@ -603,14 +839,13 @@ def ising_gibbs(
     return result, history
 
 
-def _check_shape(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, int) or not isinstance(shape, Sequence | torch.Size):
-        raise TypeError(
-            f"spins_or_shape must be a shape such as (64, 64) or a ±1 array, got {shape!r}."
-        )
-    dims = tuple(check_int(s, "spins_or_shape[k]", min_value=1) for s in shape)
+def _check_shape(shape: Any, name: str = "spins_or_shape") -> tuple[int, ...]:
+    if isinstance(shape, int | str | bytes) or not isinstance(shape, Sequence | torch.Size):
+        what = "a shape such as (64, 64)" + (" or a ±1 array" if name == "spins_or_shape" else "")
+        raise TypeError(f"{name} must be {what}, got {shape!r}.")
+    dims = tuple(check_int(s, f"{name}[k]", min_value=1) for s in shape)
     if len(dims) < 2 or min(dims[-2:]) < 2:
-        raise ValueError(f"spins_or_shape must be (..., H, W) with H, W >= 2, got {shape!r}.")
+        raise ValueError(f"{name} must be (..., H, W) with H, W >= 2, got {shape!r}.")
     return dims
 
 
@@ -640,17 +875,57 @@ def spin_configurations(n_sites: int) -> np.ndarray:
     return (2 * bits - 1).astype(np.int8)
 
 
-def _exact_summary(states: np.ndarray, log_weights: np.ndarray) -> dict[str, Any]:
-    """Normalize ``log_weights`` over ``states`` (K, H, W) and return the exact moments."""
-    log_z = float(np.logaddexp.reduce(log_weights))
-    probs = np.exp(log_weights - log_z)
+#: Log-weights more than this below the largest are exp(-1e4) = 0 in float64.
+_LOG_WEIGHT_FLOOR = Fraction(10_000)
+
+
+def _exact_summary(
+    states: np.ndarray, features: np.ndarray, coefficients: Sequence[Fraction]
+) -> tuple[dict[str, Any], list[Fraction], np.ndarray]:
+    """Normalize ``w_k = exp(Σ_j c_j F_kj)`` over ``states`` (K, H, W) and return the moments.
+
+    The log-weights are linear in integer features ``F`` (K, n_features) with float
+    coefficients, so the states fall into few *levels* of equal weight. Each level's log-weight
+    is computed exactly (Fractions) and shifted by the largest before exponentiating: however
+    large β is, probabilities sum to 1 and exact ties (the two ground states at h = 0) share the
+    mass equally, with no rounding that loses the field's tie-break nor any ``inf - inf``.
+
+    Returns
+    -------
+    summary : dict with ``log_partition``, ``probabilities``, ``marginals``, ``correlations``
+    values : list of Fraction, the log-weight of each level
+    level : ndarray (K,), the level of each state
+    """
+    features = features.astype(np.int64)
+    low = features.min(axis=0)
+    spans = features.max(axis=0) - low + 1
+    radix = np.concatenate([[1], np.cumprod(spans[:-1])])
+    keys = (features - low) @ radix
+    _, first, level = np.unique(keys, return_index=True, return_inverse=True)
+    values = [
+        sum((c * int(f) for c, f in zip(coefficients, features[k], strict=True)), Fraction(0))
+        for k in first
+    ]
+    top = max(values)
+    shifted = np.array([_to_float(max(v - top, -_LOG_WEIGHT_FLOOR)) for v in values])
+    weights = np.exp(shifted)  # 1 for the largest level, so the sum is >= 1
+    total = float(np.bincount(level, minlength=len(values)) @ weights)
+    probs = weights[level] / total
     flat = states.reshape(len(states), -1).astype(np.float64)
-    return {
-        "log_partition": log_z,
+    summary = {
+        "log_partition": _to_float(top) + math.log(total),
         "probabilities": probs,
         "marginals": (probs @ (flat > 0)).reshape(states.shape[1:]),
         "correlations": flat.T @ (probs[:, None] * flat),
     }
+    return summary, values, level.ravel()
+
+
+def _level_average(probs: np.ndarray, level: np.ndarray, per_level: np.ndarray) -> float:
+    """``Σ_k p_k v(level_k)``, skipping levels of probability 0 (whose value may be ±inf)."""
+    mass = np.bincount(level, weights=probs, minlength=len(per_level))
+    used = mass > 0
+    return float(mass[used] @ per_level[used])
 
 
 def ising_exact(
@@ -666,6 +941,11 @@ def ising_exact(
     beta, h, J
         As in :func:`ising_gibbs`.
 
+    The sum is exact for any finite β, h and J (log-weights of states are computed exactly
+    and shifted by the largest): as ``β → ∞`` at ``h = 0``, the energy per spin tends to
+    ``-2J`` and ``abs_magnetization`` to 1, with the two ground states equally likely.
+    ``log_partition`` and ``energy`` are ±inf only if they are beyond float64's range.
+
     Returns
     -------
     dict with
@@ -674,18 +954,33 @@ def ising_exact(
         (E[|m|]), ``magnetization_squared`` (E[m²]); ``marginals`` (H, W) P(x_i = +1);
         ``correlations`` (N, N) E[x_i x_j] with sites in row-major order.
     """
-    height, width = _check_shape(shape)[-2:]
+    height, width = _check_shape(shape, "shape")[-2:]
     if len(shape) != 2:
         raise ValueError(f"shape must be (H, W), got {shape!r}.")
+    if height * width > _MAX_EXACT_SITES:
+        raise ValueError(
+            f"shape {tuple(shape)} has {height * width} sites; exact enumeration is limited to "
+            f"H·W <= {_MAX_EXACT_SITES}."
+        )
     beta = _check_beta(beta)
+    j_vertical, j_horizontal = _check_couplings(J)
+    h = _check_real(h, "h")
     states = spin_configurations(height * width).reshape(-1, height, width)
-    energies = np.asarray(ising_energy(states, J=J, h=h))  # per spin
-    m = states.reshape(len(states), -1).mean(axis=1, dtype=np.float64)
-    summary = _exact_summary(states, -beta * energies * height * width)
+    # -β E(x) = β (J_v D + J_h R + h M) with integer bond sums D, R and spin sum M.
+    down = (states * np.roll(states, -1, axis=-2)).sum(axis=(-2, -1), dtype=np.int64)
+    right = (states * np.roll(states, -1, axis=-1)).sum(axis=(-2, -1), dtype=np.int64)
+    spin_sum = states.sum(axis=(-2, -1), dtype=np.int64)
+    couplings = [Fraction(beta) * Fraction(c) for c in (j_vertical, j_horizontal, h)]
+    summary, values, level = _exact_summary(
+        states, np.stack([down, right, spin_sum], axis=1), couplings
+    )
     probs = summary["probabilities"]
+    n_sites = height * width
+    energy_per_level = np.array([_to_float(-v / (Fraction(beta) * n_sites)) for v in values])
+    m = spin_sum / n_sites
     summary.update(
         states=states,
-        energy=float(probs @ energies),
+        energy=_level_average(probs, level, energy_per_level),
         magnetization=float(probs @ m),
         abs_magnetization=float(probs @ np.abs(m)),
         magnetization_squared=float(probs @ m**2),
@@ -703,7 +998,11 @@ def noise_coupling(noise_rate: float) -> float:
     ``exp(η x_i y_i) / (2 cosh η)``.
     """
     p = check_probability(noise_rate, "noise_rate", low=0.0, high=0.5)
-    return 0.5 * math.log((1.0 - p) / p)
+    # (1 - p) / p overflows for a subnormal p, and the log of a ratio near 1 loses digits as
+    # p → ½: use ½ (log1p(-p) - log p) for small p and atanh(1 - 2p) (1 - 2p is exact there).
+    if p < 0.25:
+        return 0.5 * (math.log1p(-p) - math.log(p))
+    return math.atanh(1.0 - 2.0 * p)
 
 
 def _free_pairs_sum(x: torch.Tensor) -> torch.Tensor:
@@ -757,7 +1056,9 @@ def denoise_energy(x: ArrayLike, noisy: ArrayLike, beta: float, noise_rate: floa
         raise ValueError(f"x has shape {tuple(x.shape)} but noisy has {tuple(noisy.shape)}.")
     x_t = _float_tensor(x, torch.device("cpu"), torch.float64)
     y_t = _float_tensor(noisy, torch.device("cpu"), torch.float64)
-    return float(-beta * _free_pairs_sum(x_t) - eta * (x_t * y_t).sum())
+    scale = max(beta, eta)  # scaled first: ±inf only if the energy is beyond float64
+    pairs, agreement = float(_free_pairs_sum(x_t)), float((x_t * y_t).sum())
+    return scale * (-(beta / scale) * pairs - (eta / scale) * agreement)
 
 
 def flip_noise(image: ArrayLike, noise_rate: float, seed: int | None = None) -> ArrayLike:
@@ -773,9 +1074,9 @@ def flip_noise(image: ArrayLike, noise_rate: float, seed: int | None = None) -> 
     -------
     The noisy image, same type, shape and dtype.
     """
-    check_array(image, "image", kinds="fiu")
-    check_binary_spins(image, "image")
+    _check_spins(image, "image")
     p = check_probability(noise_rate, "noise_rate", inclusive=True)
+    check_seed(seed)
     dev = image.device if isinstance(image, torch.Tensor) else torch.device("cpu")
     gen = _generator(seed, dev)
     x = _float_tensor(image, dev)
@@ -794,17 +1095,40 @@ def denoise_exact(noisy: ArrayLike, beta: float, noise_rate: float) -> dict[str,
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     height, width = noisy.shape
+    if height * width > _MAX_EXACT_SITES:
+        raise ValueError(
+            f"noisy has {height * width} pixels; exact enumeration is limited to "
+            f"{_MAX_EXACT_SITES} (use min_cut_map for the exact MAP of a larger image)."
+        )
     states = spin_configurations(height * width).reshape(-1, height, width)
-    x = torch.as_tensor(states, dtype=torch.float64)
-    y = _float_tensor(noisy, torch.device("cpu"), torch.float64)
-    energies = (-beta * _free_pairs_sum(x) - eta * (x * y).sum(dim=(-2, -1))).numpy()
-    summary = _exact_summary(states, -energies)
-    best = int(np.argmin(energies))
-    summary.update(map=states[best].astype(np.float64), min_energy=float(energies[best]))
+    y = np.where(as_numpy(noisy) > 0, 1, -1).astype(np.int64)
+    # -E(x) = β P + η S with integer P = Σ_{i~j} x_i x_j and S = Σ_i x_i y_i.
+    pairs = (states[:, 1:] * states[:, :-1]).sum(axis=(-2, -1), dtype=np.int64)
+    pairs += (states[:, :, 1:] * states[:, :, :-1]).sum(axis=(-2, -1), dtype=np.int64)
+    agreement = (states * y).sum(axis=(-2, -1), dtype=np.int64)
+    summary, values, level = _exact_summary(
+        states, np.stack([pairs, agreement], axis=1), [Fraction(beta), Fraction(eta)]
+    )
+    best_level = max(range(len(values)), key=values.__getitem__)
+    best = int(np.flatnonzero(level == best_level)[0])  # the first minimum-energy state
+    summary.update(map=states[best].astype(np.float64), min_energy=_to_float(-values[best_level]))
     return summary
 
 
 # =========================================================================== denoising: methods
+
+
+def _unit_scale(pair: float, field: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """``(s, pair / s, field / s)`` with ``s = max(|pair|, max |field|)`` (1 if both are 0).
+
+    The local field ``pair · n_i + f_i`` is then ``s`` times a float64 number of magnitude at
+    most 5, computed without overflow whatever β and η are: its sign is what ICM needs, and the
+    Gibbs logit multiplies it by ``2s / T`` with an exact zero kept as zero (the limit ½).
+    """
+    field = field.to(torch.float64)
+    scale = max(abs(pair), float(field.abs().max())) if field.numel() else abs(pair)
+    scale = scale or 1.0
+    return scale, pair / scale, field / scale
 
 
 def _icm(x: torch.Tensor, field: torch.Tensor, beta: float, max_sweeps: int) -> torch.Tensor:
@@ -812,15 +1136,17 @@ def _icm(x: torch.Tensor, field: torch.Tensor, beta: float, max_sweeps: int) -> 
 
     Given the other colour, the energy is a sum of independent terms ``-x_i f_i`` over the sites
     of one colour, each minimized by ``x_i = sign(f_i)``: so no update raises the energy (ties
-    keep the current value).
+    keep the current value). The local fields are divided by the largest coefficient first
+    (:func:`_unit_scale`), which keeps their signs and avoids ``0 · inf`` at a huge β.
     """
+    _, pair, unit_field = _unit_scale(beta, field)
     masks = _free_colour_masks(x.shape[-2], x.shape[-1], x.device)
     for _ in range(max_sweeps):
         changed = False
         for mask in masks:
-            local = beta * _free_neighbour_sum(x) + field
+            local = pair * _free_neighbour_sum(x).to(torch.float64) + unit_field
             best = torch.where(local > 0, 1.0, torch.where(local < 0, -1.0, x))
-            new = torch.where(mask, best, x)
+            new = torch.where(mask, best, x).to(x.dtype)
             changed = changed or bool((new != x).any())
             x = new
         if not changed:
@@ -835,26 +1161,36 @@ def _gibbs_free(
     temperatures: Sequence[float],
     gen: torch.Generator,
     *,
+    scale: float = 1.0,
     free: torch.Tensor | None = None,
     accumulate: bool = False,
     progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Checkerboard Gibbs sweeps of ``exp(-E(x) / T)`` on a free-boundary grid, one per T.
 
-    ``E(x) = -β Σ x_i x_j - Σ_i f_i x_i`` with ``f = field``. Only sites where ``free`` is true
-    change. With ``accumulate``, also returns the Rao–Blackwellized estimate of
+    ``E(x) = -scale · (β Σ x_i x_j + Σ_i f_i x_i)`` with ``f = field``. Only sites where ``free``
+    is true change. With ``accumulate``, also returns the Rao–Blackwellized estimate of
     ``P(x_i = +1)``: the mean over sweeps of each site's conditional probability.
+
+    The conditional ``σ(2 scale (β n_i + f_i) / T)`` is computed from the unit-scaled local field
+    (:func:`_unit_scale`) times ``2 · scale · s / T`` (in log space, +inf when it overflows): a
+    huge β or scale gives the exact limits 0, 1, or ½ for a zero local field.
     """
+    s, pair, unit_field = _unit_scale(beta, field)
+    log_gain = math.log(2.0 * s) + math.log(scale)
     masks = _free_colour_masks(x.shape[-2], x.shape[-1], x.device)
     if free is not None:
         masks = [mask & free for mask in masks]
     total = torch.zeros_like(x) if accumulate else None
     for temperature in _progress(temperatures, progress, "Gibbs sweeps"):
+        exponent = log_gain - math.log(temperature)
+        gain = math.exp(exponent) if exponent < 700.0 else math.inf
         for mask in masks:
-            local = beta * _free_neighbour_sum(x) + field
-            prob_plus = torch.sigmoid(2.0 * local / temperature)
+            local = pair * _free_neighbour_sum(x).to(torch.float64) + unit_field
+            logit = torch.where(local == 0, 0.0, local * gain)
+            prob_plus = torch.sigmoid(logit).to(x.dtype)
             uniform = torch.rand(x.shape, generator=gen, device=x.device)
-            x = torch.where(mask, torch.where(uniform < prob_plus, 1.0, -1.0), x)
+            x = torch.where(mask, torch.where(uniform < prob_plus, 1.0, -1.0), x).to(x.dtype)
             if total is not None:
                 total += torch.where(mask, prob_plus, 0.0)
     if total is not None:
@@ -941,6 +1277,10 @@ def min_cut_map(noisy: ArrayLike, beta: float, noise_rate: float) -> tuple[Array
     beta : float, > 0
     noise_rate : float in (0, 0.5)
 
+    When ``r > N`` (one disagreeing pair costs more than every pixel) the minimum is the
+    better constant image, and when ``r · #pairs < 1`` it is ``y`` itself: both are returned
+    directly, with gap 0, so any finite β and noise rate work.
+
     Returns
     -------
     x : same type as ``noisy``, shape (H, W)
@@ -951,31 +1291,49 @@ def min_cut_map(noisy: ArrayLike, beta: float, noise_rate: float) -> tuple[Array
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     y = np.where(as_numpy(noisy) > 0, 1, -1).astype(np.int8)
     pairs = _grid_pairs(*y.shape)
-    ratio = beta / eta
-    unary = max(1, min(_INT32_MAX // (y.size + 1), int(_INT32_MAX // max(ratio, 1e-300)) - 1))
+    with np.errstate(over="ignore"):
+        ratio = float(np.float64(beta) / np.float64(eta))  # +inf if it overflows
+    # Outside the range that int32 capacities resolve, the minimum is known exactly (and the
+    # scaled capacities would overflow): if one disagreeing pair costs more than every pixel
+    # (r > N), any image with a boundary loses to the best constant image; if all pairs
+    # together cost less than one pixel (r · #pairs < 1), any change to y costs more than it
+    # saves, so y itself is the minimum. Both are proven optimal: gap 0.
+    if ratio > y.size:
+        constant = np.int8(1 if (y > 0).sum() >= (y < 0).sum() else -1)
+        x_best = torch.as_tensor(np.full(y.shape, constant, dtype=np.float32))
+        return _like(x_best, noisy), 0.0
+    if ratio * len(pairs) < 1.0:
+        return _like(torch.as_tensor(y.astype(np.float32)), noisy), 0.0
+    # Here 1 / (#pairs + 1) <= r <= N, so the capacities below fit in int32.
+    unary = max(1, min(_INT32_MAX // (y.size + 1), int(_INT32_MAX // ratio) - 1))
     scaled = ratio * unary
     low, high = math.floor(scaled), math.ceil(scaled)
     solutions = []
     for pair in sorted({low, high}):
         x, a_count, b_count = _cut_solve(y, pairs, unary, pair)
         solutions.append((pair / unary, x, a_count, b_count))
-    energies = [2 * eta * a + 2 * beta * b for _, _, a, b in solutions]
-    best = int(np.argmin(energies))
+    # Compare A + r B (the energy / 2η up to a constant): no overflow, whatever β and η are.
+    costs = [a + ratio * b for _, _, a, b in solutions]
+    best = int(np.argmin(costs))
     gap = 0.0
     if len(solutions) == 2 and solutions[0][2:] != solutions[1][2:]:
         (rho_lo, _, a_lo, b_lo), (rho_hi, _, a_hi, b_hi) = solutions
         weight = (rho_hi - ratio) / (rho_hi - rho_lo)
         lower = weight * (a_lo + rho_lo * b_lo) + (1 - weight) * (a_hi + rho_hi * b_hi)
-        gap = max(0.0, energies[best] - 2 * eta * lower)
+        gap = max(0.0, 2 * eta * (costs[best] - lower))
     x_best = torch.as_tensor(solutions[best][1].astype(np.float32))
     return _like(x_best, noisy), gap
 
 
 def _anneal_schedule(n_sweeps: int, t_start: float, t_end: float) -> list[float]:
+    """Geometric temperatures from ``t_start`` to ``t_end``, interpolated in log space (a ratio
+    of extreme temperatures would overflow or underflow to 0)."""
     if n_sweeps == 1:
         return [t_end]
-    ratio = (t_end / t_start) ** (1.0 / (n_sweeps - 1))
-    return [t_start * ratio**k for k in range(n_sweeps)]
+    log_start, log_end = math.log(t_start), math.log(t_end)
+    low, high = min(t_start, t_end), max(t_start, t_end)
+    steps = [log_start + (log_end - log_start) * k / (n_sweeps - 1) for k in range(1, n_sweeps - 1)]
+    return [t_start, *(min(max(math.exp(step), low), high) for step in steps), t_end]
 
 
 def posterior_marginals(
@@ -1003,6 +1361,7 @@ def posterior_marginals(
     n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
     burn_in = check_int(burn_in, "burn_in", min_value=0)
     n_chains = check_int(n_chains, "n_chains", min_value=1)
+    check_seed(seed)
     dev = _device_for(noisy, device)
     gen = _generator(seed, dev)
     y = _float_tensor(noisy, dev)
@@ -1035,6 +1394,7 @@ def mean_field_marginals(
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     n_iter = check_int(n_iter, "n_iter", min_value=1)
+    tol = check_positive(tol, "tol", strict=False)
     dev = _device_for(noisy, device)
     y = _float_tensor(noisy, dev, torch.float64)
     m = _mean_field(eta * y, beta, y, n_iter, tol)
@@ -1101,15 +1461,27 @@ def denoise(
     -------
     The restored ±1 image, same type, shape and dtype as ``noisy``.
 
+    Any finite ``beta > 0`` and ``noise_rate`` in (0, 0.5) work, extremes included (``beta =
+    1e300``, ``noise_rate = 1e-300``): every method computes its local fields scaled by the
+    largest coefficient, and min-cut solves the out-of-range ratios in closed form.
+
     Raises
     ------
+    TypeError
+        A boolean image or non-numeric argument, a float seed.
     ValueError
-        A non-binary image, ``beta <= 0``, ``noise_rate`` outside (0, 0.5), unknown method.
+        A non-binary image, ``beta <= 0``, ``noise_rate`` outside (0, 0.5), unknown method,
+        or any other argument out of range (checked whatever the method).
     """
     check_one_of(method, "method", DENOISE_METHODS)
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
+    # Every argument is checked whatever the method, so that a bad value never passes unseen.
     n_iter = check_int(n_iter, "n_iter", min_value=1)
     n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    burn_in = check_int(burn_in, "burn_in", min_value=0)
+    t_start = check_positive(t_start, "t_start")
+    t_end = check_positive(t_end, "t_end")
+    check_seed(seed)
     if method == "min-cut":
         return min_cut_map(noisy, beta, noise_rate)[0]
     if method == "mpm":
@@ -1128,8 +1500,6 @@ def denoise(
         m = _mean_field(field.double(), beta, y.double(), n_iter, 1e-6).float()
         x = torch.where(m > 0, 1.0, torch.where(m < 0, -1.0, y))
     else:
-        check_positive(t_start, "t_start")
-        check_positive(t_end, "t_end")
         gen = _generator(seed, dev)
         temperatures = _anneal_schedule(n_sweeps, t_start, t_end)
         x, _ = _gibbs_free(y.clone(), field, beta, temperatures, gen, progress=progress)
@@ -1180,12 +1550,16 @@ def estimate_noise_rate(
         ``p`` after each iteration (the first entry is ``init``).
     """
     check_one_of(method, "method", ("gibbs", "mean-field"))
-    _check_denoise_args(noisy, beta, 0.25)
-    check_probability(init, "init", low=0.0, high=0.5)
+    beta, _ = _check_denoise_args(noisy, beta, 0.25)
+    init = check_probability(init, "init", low=0.0, high=0.5)
     n_iter = check_int(n_iter, "n_iter", min_value=1)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    burn_in = check_int(burn_in, "burn_in", min_value=0)
+    tol = check_positive(tol, "tol", strict=False)
+    seed = check_seed(seed)
     dev = _device_for(noisy, device)
     y = _float_tensor(noisy, dev, torch.float64)
-    rate, history = float(init), [float(init)]
+    rate, history = init, [init]
     seeds = np.random.default_rng(seed).integers(0, 2**31, size=n_iter)
     for it in _progress(range(n_iter), progress, "EM"):
         if method == "gibbs":
@@ -1225,7 +1599,8 @@ def inpaint(
     Parameters
     ----------
     image : array or Tensor, shape (H, W)
-        ±1 where observed; values under ``mask`` are ignored.
+        ±1 where observed; values under ``mask`` are ignored (anything, NaN included: they are
+        the pixels to fill). NaN or any value other than ±1 outside the mask is an error.
     mask : array or Tensor of bool, shape (H, W)
         True where the pixel is missing.
     beta : float, > 0
@@ -1241,23 +1616,38 @@ def inpaint(
     -------
     array or Tensor like ``image``, shape (H, W) or (n_samples, H, W)
     """
-    check_array(image, "image", ndim=2, kinds="fiu")
+    if isinstance(image, np.ndarray | torch.Tensor) and _is_bool(image):
+        _check_spins(image, "image")  # the error that explains how to map a boolean image
+    # Non-finite values are allowed under the mask (they are what is filled), so finiteness is
+    # checked on the observed pixels only.
+    check_array(image, "image", ndim=2, kinds="fiu", finite=False)
     check_array(mask, "mask", shape=tuple(image.shape), kinds="b")
     beta = _check_beta(beta)
     h = _check_real(h, "h")
     n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
+    count = 1 if n_samples is None else check_int(n_samples, "n_samples", min_value=1)
+    check_seed(seed)
     missing_np = as_numpy(mask).astype(bool)
-    check_binary_spins(as_numpy(image)[~missing_np], "image (observed pixels)")
+    observed_values = as_numpy(image)[~missing_np]
+    if observed_values.size:  # an all-missing image samples the prior: nothing to check
+        if not np.isfinite(observed_values).all():
+            raise ValueError(
+                "image has NaN or infinite values at observed pixels (where mask is False); "
+                "only the pixels to fill (mask True) may hold NaN."
+            )
+        check_binary_spins(observed_values, "image (observed pixels, where mask is False)")
     dev = _device_for(image, device)
     gen = _generator(seed, dev)
-    count = 1 if n_samples is None else check_int(n_samples, "n_samples", min_value=1)
     missing = torch.as_tensor(missing_np, device=dev)
     observed = torch.where(missing, 0.0, _float_tensor(image, dev))
     random_fill = torch.randint(0, 2, (count, *observed.shape), generator=gen, device=dev) * 2 - 1
     x = torch.where(missing, random_fill.float(), observed)
-    field = torch.full(observed.shape, beta * h, device=dev)
+    # Local field β (n_i + h): passed as scale β on (1, h), so that β·h cannot overflow.
+    field = torch.full(observed.shape, h, dtype=torch.float64, device=dev)
     temperatures = [1.0] * n_sweeps
-    x, _ = _gibbs_free(x, field, beta, temperatures, gen, free=missing, progress=progress)
+    x, _ = _gibbs_free(
+        x, field, 1.0, temperatures, gen, scale=beta, free=missing, progress=progress
+    )
     return _like(x[0] if n_samples is None else x, image)
 
 
@@ -1266,12 +1656,12 @@ def inpaint(
 
 def _as_spin_batch(images: Any) -> torch.Tensor:
     """(H, W), (N, H, W) or (N, 1, H, W) ±1 images as a float64 (N, H, W) CPU tensor."""
-    check_array(images, "images", ndim=(2, 3, 4), kinds="fiu")
+    check_array(images, "images", ndim=(2, 3, 4))
     if images.ndim == 4 and images.shape[1] != 1:
         raise ValueError(
             f"images must have one channel when 4-D (N, 1, H, W), got shape {tuple(images.shape)}."
         )
-    check_binary_spins(images, "images")
+    _check_spins(images, "images")
     x = _float_tensor(images, torch.device("cpu"), torch.float64)
     if x.ndim == 2:
         x = x[None]
@@ -1318,6 +1708,8 @@ def fit_pseudo_likelihood(
         neighbours that never disagree), or a fitted coupling that is not positive.
     """
     check_one_of(boundary, "boundary", ("free", "periodic"))
+    max_iter = check_int(max_iter, "max_iter", min_value=1)
+    tol = check_positive(tol, "tol", strict=False)
     x = _as_spin_batch(images)
     if boundary == "periodic":
         neighbours = sum(torch.roll(x, s, d) for s in (1, -1) for d in (-2, -1))
@@ -1393,6 +1785,28 @@ def _colour_parameters(colour_model: Any, n_labels: int, n_channels: int) -> dic
             f"colour_model.covariances_ has shape {covariances.shape}; expected full "
             f"covariances ({n_labels}, {n_channels}, {n_channels}) (covariance_type='full')."
         )
+    for name, values in (("weights_", weights), ("means_", means), ("covariances_", covariances)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"colour_model.{name} contains NaN or infinite values.")
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(
+            f"colour_model.weights_ must be >= 0 with a positive sum, got {weights[:5]}."
+        )
+    if np.abs(means).max() > _MAX_COLOUR:
+        raise ValueError(f"colour_model.means_ must be at most {_MAX_COLOUR:g} in magnitude.")
+    if not np.allclose(covariances, covariances.transpose(0, 2, 1), rtol=1e-6, atol=0.0):
+        raise ValueError("colour_model.covariances_ must be symmetric matrices.")
+    covariances = (covariances + covariances.transpose(0, 2, 1)) / 2.0
+    eigenvalues = np.linalg.eigvalsh(covariances)
+    size = np.abs(eigenvalues).max(axis=1)
+    if (eigenvalues[:, 0] < -1e-8 * size).any() or (size > _MAX_COLOUR**2).any():
+        raise ValueError(
+            "colour_model.covariances_ must be positive semi-definite (and below "
+            f"{_MAX_COLOUR**2:g}); the smallest eigenvalues are {eigenvalues[:, 0]}."
+        )
+    # As in the M-step, lift an eigenvalue below the floor so that the Gaussian is defined.
+    lift = np.clip(_COVARIANCE_FLOOR - eigenvalues[:, 0], 0.0, None)
+    covariances = covariances + lift[:, None, None] * np.eye(n_channels)
     return {"weights": weights, "means": means, "covariances": covariances}
 
 
@@ -1456,30 +1870,70 @@ def potts_energy(labels: ArrayLike, log_likelihoods: ArrayLike, beta: float) -> 
     Parameters
     ----------
     labels : array or Tensor, shape (H, W), int
+        Each in ``0..K-1``.
     log_likelihoods : array or Tensor, shape (K, H, W)
     beta : float, >= 0
 
     Returns
     -------
     float
+        ±inf only where the energy itself is beyond float64's range.
+
+    Raises
+    ------
+    ValueError
+        Labels out of ``0..K-1``, shapes that do not match, non-finite log-likelihoods.
     """
     check_array(labels, "labels", ndim=2, kinds="iu")
-    check_array(log_likelihoods, "log_likelihoods", ndim=3)
+    check_array(log_likelihoods, "log_likelihoods", ndim=3, kinds="fiu")
     beta = check_positive(beta, "beta", strict=False)
-    z = torch.as_tensor(as_numpy(labels)).long()
+    n_labels = log_likelihoods.shape[0]
+    if tuple(log_likelihoods.shape[1:]) != tuple(labels.shape):
+        raise ValueError(
+            f"log_likelihoods must have shape (K, H, W) = (K, {labels.shape[0]}, "
+            f"{labels.shape[1]}) to match labels, got shape {tuple(log_likelihoods.shape)}."
+        )
+    z_np = np.asarray(as_numpy(labels))
+    low, high = int(z_np.min()), int(z_np.max())
+    if low < 0 or high >= n_labels:
+        raise ValueError(
+            f"labels must be integers in 0..{n_labels - 1} (one per row of log_likelihoods, "
+            f"K = {n_labels}), got values in {low}..{high}."
+        )
+    z = torch.as_tensor(z_np.astype(np.int64))
     scores = torch.as_tensor(as_numpy(log_likelihoods), dtype=torch.float64)
-    data = scores.gather(0, z[None]).sum()
-    agree = (z[1:] == z[:-1]).sum() + (z[:, 1:] == z[:, :-1]).sum()
-    return float(-data - beta * agree)
+    agree = int((z[1:] == z[:-1]).sum() + (z[:, 1:] == z[:, :-1]).sum())
+    data = scores.gather(0, z[None])
+    # Divide by the largest magnitude first, so that terms near 1e308 of opposite signs cannot
+    # overflow to inf - inf; the result is ±inf only if the energy itself is beyond float64.
+    scale = max(float(data.abs().max()), beta) or 1.0
+    return scale * float(-(data / scale).sum() - (beta / scale) * agree)
 
 
 def _mean_field_free_energy(scores: torch.Tensor, q: torch.Tensor, beta: float) -> float:
     """``F(q) = E_q[E(z)] - H(q)``: what mean-field inference and the M-step both lower."""
-    expected = -(q * scores).sum() - beta * (
-        (q[:, 1:] * q[:, :-1]).sum() + (q[:, :, 1:] * q[:, :, :-1]).sum()
-    )
-    entropy = -(q * torch.log(q.clamp_min(1e-300))).sum()
-    return float(expected - entropy)
+    pairs = float((q[:, 1:] * q[:, :-1]).sum() + (q[:, :, 1:] * q[:, :, :-1]).sum())
+    entropy = float(-(q * torch.log(q.clamp_min(1e-300))).sum())
+    data = float((q * scores).sum())
+    # As in potts_energy: scale first, so that only a truly out-of-range value is ±inf.
+    scale = max(abs(data), beta, entropy) or 1.0
+    return scale * (-(data / scale) - (beta / scale) * pairs - entropy / scale)
+
+
+def _potts_local(
+    scores: torch.Tensor, beta: float, neighbours: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """``L_i(k) + β n_i(k)`` divided by ``s = max(max |L|, β)``: at most 5 in magnitude, so it
+    cannot overflow whatever β is, and its argmax is the unscaled one."""
+    scale = max(float(scores.abs().max()), beta) or 1.0
+    return scores / scale + (beta / scale) * neighbours, scale
+
+
+def _potts_softmax(scores: torch.Tensor, beta: float, neighbours: torch.Tensor) -> torch.Tensor:
+    """``softmax_k(L_i(k) + β n_i(k))`` without overflow: ``s · (u - max u)`` is 0 at the best
+    label and finite or -inf elsewhere, never ``inf - inf``."""
+    unit, scale = _potts_local(scores, beta, neighbours)
+    return torch.softmax(scale * (unit - unit.max(dim=0, keepdim=True).values), dim=0)
 
 
 def _potts_mean_field(
@@ -1492,7 +1946,7 @@ def _potts_mean_field(
     """
     for _ in range(sweeps):
         for mask in masks:
-            q = torch.where(mask, torch.softmax(scores + beta * _free_neighbour_sum(q), dim=0), q)
+            q = torch.where(mask, _potts_softmax(scores, beta, _free_neighbour_sum(q)), q)
     return q
 
 
@@ -1504,7 +1958,8 @@ def _potts_icm(
     for _ in range(sweeps):
         changed = False
         for mask in masks:
-            local = scores + beta * _free_neighbour_sum(_one_hot(z, n_labels, scores.dtype))
+            counts = _free_neighbour_sum(_one_hot(z, n_labels, scores.dtype))
+            local, _ = _potts_local(scores, beta, counts)
             best = local.argmax(dim=0)
             improves = local.gather(0, best[None])[0] > local.gather(0, z[None])[0]
             new = torch.where(mask & improves, best, z)
@@ -1585,6 +2040,13 @@ def potts_segment(
     -------
     labels : array or Tensor like ``image``, shape (H, W), int64
     details : dict, only with ``return_details=True``
+
+    Raises
+    ------
+    ValueError
+        Colours above 1e100 in magnitude (rescale the image), a colour model whose weights are
+        negative, whose covariances are not positive semi-definite, or that does not match
+        ``n_labels`` and the image; an unknown method; negative ``beta``, ``reg_covar``.
     """
     check_one_of(method, "method", ("mean-field", "icm"))
     check_array(image, "image", ndim=(2, 3), kinds="fiu")
@@ -1593,6 +2055,15 @@ def potts_segment(
     n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
     em_iter = check_int(em_iter, "em_iter", min_value=0)
     reg_covar = check_positive(reg_covar, "reg_covar", strict=False)
+    if reg_covar > _MAX_COLOUR**2:
+        raise ValueError(f"reg_covar must be at most {_MAX_COLOUR**2:g}, got {reg_covar!r}.")
+    check_seed(seed)
+    largest = float(np.abs(np.asarray(as_numpy(image), dtype=np.float64)).max())
+    if largest > _MAX_COLOUR:
+        raise ValueError(
+            f"image values must be at most {_MAX_COLOUR:g} in magnitude (their squares enter "
+            f"the Gaussian colour model), got {largest:g}; rescale the image, e.g. to [0, 1]."
+        )
     height, width = image.shape[:2]
     n_channels = 1 if image.ndim == 2 else image.shape[2]
     dev = _device_for(image, device)
@@ -1625,7 +2096,7 @@ def potts_segment(
     if not return_details:
         return labels
     if method == "icm":  # soft labels: each pixel's conditional given its neighbours
-        q = torch.softmax(scores + beta * _free_neighbour_sum(_one_hot(z, n_labels, q.dtype)), 0)
+        q = _potts_softmax(scores, beta, _free_neighbour_sum(_one_hot(z, n_labels, q.dtype)))
     marginals = q.permute(1, 2, 0)
     details = {
         **params,
@@ -1637,6 +2108,13 @@ def potts_segment(
 
 
 # =========================================================================== chain diagnostics
+
+
+def _power_of_two_scale(values: np.ndarray) -> float:
+    """``2**-e`` with ``max |values|`` in [0.5, 1) after multiplying by it (1 for all zeros):
+    an exact rescaling, so it changes no digit of the data."""
+    largest = float(np.abs(values).max())
+    return math.ldexp(1.0, -math.frexp(largest)[1]) if largest > 0 else 1.0
 
 
 def autocorrelation(series: ArrayLike, max_lag: int | None = None) -> np.ndarray:
@@ -1654,14 +2132,18 @@ def autocorrelation(series: ArrayLike, max_lag: int | None = None) -> np.ndarray
     -------
     ndarray, shape (max_lag + 1,), with ``ρ(0) = 1``
     """
-    check_array(series, "series", ndim=(1, 2))
+    check_array(series, "series", ndim=(1, 2), kinds="fiub")
     values = np.asarray(as_numpy(series), dtype=np.float64)
     values = values[:, None] if values.ndim == 1 else values
     n = values.shape[0]
     if n < 2:
         raise ValueError(f"series needs at least 2 time steps, got {n}.")
     max_lag = n - 1 if max_lag is None else min(check_int(max_lag, "max_lag", min_value=0), n - 1)
+    # ρ is scale-free: divide by the largest value first, so that values near 1e308 do not
+    # overflow in the squares nor values near 1e-170 underflow to a "constant" series.
+    values = values * _power_of_two_scale(values)
     centred = values - values.mean(axis=0)
+    centred = centred * _power_of_two_scale(centred)
     size = 1 << (2 * n - 1).bit_length()  # zero padding: a linear, not circular, correlation
     spectrum = np.fft.rfft(centred, n=size, axis=0)
     autocovariance = np.fft.irfft(spectrum * np.conj(spectrum), n=size, axis=0)[:n].mean(axis=1)
@@ -1690,7 +2172,9 @@ def integrated_autocorrelation_time(series: ArrayLike, window_factor: float = 5.
     partial = 2.0 * np.cumsum(rho) - 1.0  # τ(M) = 1 + 2 Σ_{t=1..M} ρ(t)
     lags = np.arange(len(rho))
     stop = np.flatnonzero(lags >= window_factor * partial)
-    return float(partial[stop[0]] if stop.size else partial[-1])
+    # A short anti-correlated series can give a negative partial sum; τ itself is >= 0 (it is
+    # the spectral density at frequency 0, over the variance).
+    return max(0.0, float(partial[stop[0]] if stop.size else partial[-1]))
 
 
 def boundary_length(labels: ArrayLike) -> int:
@@ -1730,7 +2214,7 @@ def make_shapes(
     height = check_int(height, "height", min_value=2)
     width = check_int(width, "width", min_value=2)
     n_shapes = check_int(n_shapes, "n_shapes", min_value=0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     rows, cols = np.mgrid[0:height, 0:width]
     image = np.zeros((height, width), dtype=bool)
     size = min(height, width)

@@ -135,3 +135,126 @@ def test_conversions_keep_the_input_type():
     assert isinstance(checks.like_input(t, t), torch.Tensor)
     assert checks.as_tensor(np.ones(2), dtype=torch.float64).dtype == torch.float64
     assert isinstance(checks.as_numpy(t), np.ndarray)
+
+
+# --------------------------------------------------------------------------- regressions: seeds
+
+
+class TestCheckSeed:
+    """The shared seed validator: None or an integer in [0, 2**63 - 1]; 1.9 is not 1."""
+
+    @pytest.mark.parametrize("good", [None, 0, 7, np.int64(3), np.uint32(5), 2**63 - 1])
+    def test_accepts_integers_and_none(self, good):
+        result = checks.check_seed(good)
+        assert result == good and (result is None or type(result) is int)
+
+    @pytest.mark.parametrize(
+        ("bad", "error"),
+        [
+            (-1, ValueError),
+            (2**63, ValueError),
+            (1.9, TypeError),
+            (1.0, TypeError),
+            (np.float64(2.0), TypeError),
+            (True, TypeError),
+            ("1", TypeError),
+            (np.array(3), TypeError),
+        ],
+    )
+    def test_rejects_everything_else_naming_the_seed(self, bad, error):
+        with pytest.raises(error, match="seed"):
+            checks.check_seed(bad)
+
+    def test_name_allow_none_and_max_value(self):
+        with pytest.raises(TypeError, match="loop_seed"):
+            checks.check_seed(None, "loop_seed", allow_none=False)
+        with pytest.raises(ValueError, match=r"\[0, 4294967295\]"):
+            checks.check_seed(2**32, max_value=2**32 - 1)
+        assert checks.check_seed(2**32 - 1, max_value=2**32 - 1) == 2**32 - 1
+
+
+# ------------------------------------------------------------------ regressions: covariances
+
+
+def _spd(dim: int = 3, seed: int = 0) -> np.ndarray:
+    a = np.random.default_rng(seed).normal(size=(dim, dim))
+    return a @ a.T + 0.5 * np.eye(dim)
+
+
+class TestCheckCovariance:
+    """Non-symmetric matrices were used as their lower triangle; non-PD ones failed late."""
+
+    def test_symmetric_positive_definite_passes_unchanged(self):
+        cov = _spd()
+        assert checks.check_covariance(cov, "cov") is cov
+        batch = torch.as_tensor(np.stack([_spd(3, s) for s in range(4)]))
+        assert checks.check_covariance(batch, "covariances", batched=True, n_matrices=4) is batch
+        small = _spd() * 1e-200  # the tolerance is relative: tiny covariances are fine
+        checks.check_covariance(small, "cov")
+        checks.check_covariance(np.eye(2, dtype=int), "cov")
+
+    def test_rounding_level_asymmetry_passes(self):
+        cov = _spd()
+        cov[0, 1] *= 1 + 1e-13
+        checks.check_covariance(cov, "cov")
+        cov32 = torch.as_tensor(_spd(), dtype=torch.float32)
+        cov32[0, 1] *= 1 + 1e-6  # float32 rounding
+        checks.check_covariance(cov32, "cov")
+
+    @pytest.mark.parametrize("scale", [1.0, 1e-200, 1e200])
+    def test_non_symmetric_is_rejected_at_any_scale(self, scale):
+        with pytest.raises(ValueError, match=r"cov must be symmetric positive definite.*not sym"):
+            checks.check_covariance(np.array([[1.0, 5.0], [0.0, 1.0]]) * scale, "cov")
+
+    def test_batch_names_the_component(self):
+        batch = np.stack([np.eye(2), np.array([[1.0, 5.0], [0.0, 1.0]])])
+        with pytest.raises(ValueError, match=r"component 1 \(covariances\[1\]\) is not symm"):
+            checks.check_covariance(batch, "covariances")
+        batch = np.stack([np.eye(2), np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]])])
+        with pytest.raises(ValueError, match=r"component 2.*not positive definite"):
+            checks.check_covariance(torch.as_tensor(batch), "covariances")
+
+    def test_numerically_singular_is_rejected(self):
+        """A matrix that is singular up to rounding (a component collapsed on a line) may
+        "factor" on some BLAS; it must be refused everywhere the same way."""
+        v = np.array([1.0, 2.0])
+        collapsed = 1.6544e-24 * np.outer(v, v)
+        collapsed[1, 1] *= 1 + 2e-16
+        with pytest.raises(ValueError, match="not positive definite"):
+            checks.check_covariance(collapsed, "cov")
+        with pytest.raises(ValueError, match="not positive definite"):
+            checks.check_covariance(np.zeros((2, 2)), "cov")
+
+    @pytest.mark.parametrize(
+        ("bad", "error", "match"),
+        [
+            (np.eye(2, dtype=bool), TypeError, "dtype"),
+            (np.eye(2) + 0j, TypeError, "dtype"),
+            (np.eye(2).astype(object), TypeError, "dtype"),
+            (np.ones(3), ValueError, "dimensions"),
+            (np.ones((2, 3)), ValueError, "square"),
+            (np.array([[np.nan, 0.0], [0.0, 1.0]]), ValueError, "NaN"),
+            (np.zeros((0, 0)), ValueError, "empty"),
+            ([[1.0, 0.0], [0.0, 1.0]], TypeError, "NumPy array"),
+        ],
+    )
+    def test_bad_inputs(self, bad, error, match):
+        with pytest.raises(error, match=match) as info:
+            checks.check_covariance(bad, "cov")
+        assert "cov" in str(info.value)
+
+    def test_expected_sizes(self):
+        with pytest.raises(ValueError, match=r"\(3, 3\)"):
+            checks.check_covariance(np.eye(2), "cov", dim=3)
+        with pytest.raises(ValueError, match="3 dimensions"):
+            checks.check_covariance(np.eye(2), "cov", batched=True)
+        with pytest.raises(ValueError, match="2 matrices"):
+            checks.check_covariance(np.stack([np.eye(2)] * 3), "cov", n_matrices=2)
+
+
+def test_as_tensor_accepts_big_endian_and_long_double_arrays():
+    """torch.as_tensor refuses non-native byte order and has no long double."""
+    x = np.arange(6.0).reshape(2, 3)
+    torch.testing.assert_close(checks.as_tensor(x.astype(">f8")), torch.as_tensor(x))
+    converted = checks.as_tensor(x.astype(np.longdouble), dtype=torch.float64)
+    torch.testing.assert_close(converted, torch.as_tensor(x))

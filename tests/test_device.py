@@ -91,3 +91,18 @@ def test_seeding_repeats_on_cuda():
     a = torch.rand(4, device="cuda")
     dev.seed_everything(7)
     assert torch.equal(a, torch.rand(4, device="cuda"))
+
+
+# --------------------------------------------------------------------------- regressions: seeds
+
+
+@pytest.mark.parametrize("bad", [1.9, 1.0, np.float64(3.0), None, "7", np.array(3), -(2**40)])
+def test_seed_everything_rejects_non_integer_seeds_naming_seed(bad):
+    """1.9 must not act as 1, nor -1 wrap around: seed_everything uses checks.check_seed."""
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        dev.seed_everything(bad)
+
+
+@pytest.mark.parametrize("good", [0, np.int64(11), np.uint16(3), 2**32 - 1])
+def test_seed_everything_accepts_numpy_integers_up_to_2_32(good):
+    assert dev.seed_everything(good).random() == np.random.default_rng(int(good)).random()

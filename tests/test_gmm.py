@@ -642,3 +642,398 @@ def test_transfer_colours_pairs_components_by_brightness_and_checks_inputs():
         transfer_colours(dark[:, :2], source, target)
     with pytest.raises(TypeError, match="fitted"):
         transfer_colours(dark, source, GaussianMixture(2))
+
+
+# =========================================================================== regressions
+# Found by an adversarial pass over the public API: each test below failed before the fix.
+
+NON_SYMMETRIC = np.array([[1.0, 5.0], [0.0, 1.0]])  # its lower triangle is the identity's
+
+
+def two_blobs(n: int = 40, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.5]])
+    return np.concatenate([a, rng.normal(size=(n, 2)) + np.array([6.0, 2.0])])
+
+
+def start(kind: str = "full") -> dict[str, np.ndarray]:
+    covariances = {
+        "full": np.stack([np.eye(2), 2 * np.eye(2)]),
+        "diag": np.array([[1.0, 1.0], [2.0, 2.0]]),
+        "spherical": np.array([1.0, 2.0]),
+    }[kind]
+    return {
+        "weights": np.array([0.5, 0.5]),
+        "means": np.array([[0.0, 0.0], [6.0, 2.0]]),
+        "covariances": covariances,
+    }
+
+
+class TestCovarianceValidation:
+    """Non-symmetric covariances were used as their lower triangle."""
+
+    def test_from_parameters_names_the_component(self):
+        with pytest.raises(
+            ValueError,
+            match=r"covariances must be symmetric positive definite, "
+            r"but component 1 \(covariances\[1\]\) is not symmetric",
+        ):
+            GaussianMixture.from_parameters(
+                np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2), NON_SYMMETRIC])
+            )
+
+    def test_init_params_names_the_component(self):
+        bad = {**start(), "covariances": np.stack([NON_SYMMETRIC, np.eye(2)])}
+        with pytest.raises(
+            ValueError,
+            match=r"init_params\['covariances'\] must be symmetric "
+            r"positive definite, but component 0",
+        ):
+            GaussianMixture(2, device="cpu").fit(two_blobs(), init_params=bad)
+
+    def test_non_positive_variances_name_the_component(self):
+        bad = {**start("diag"), "covariances": np.array([[1.0, 1.0], [2.0, 0.0]])}
+        with pytest.raises(
+            ValueError, match=r"init_params\['covariances'\] must be > 0.*component 1"
+        ):
+            GaussianMixture(2, "diag", device="cpu").fit(two_blobs(), init_params=bad)
+        with pytest.raises(ValueError, match=r"covariances must be > 0.*component 0"):
+            GaussianMixture.from_parameters(
+                np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([-1.0, 1.0]), "spherical"
+            )
+
+    def test_unknown_init_params_keys_are_refused(self):
+        """'precisions' (sklearn's name) used to be silently ignored."""
+        with pytest.raises(ValueError, match=r"unknown keys.*precisions"):
+            GaussianMixture(2, device="cpu").fit(
+                two_blobs(), init_params={**start(), "precisions": np.stack([np.eye(2)] * 2)}
+            )
+
+    def test_rounding_asymmetry_is_accepted(self):
+        nudged = start()
+        nudged["covariances"] = nudged["covariances"].copy()
+        nudged["covariances"][1, 0, 1] = 1e-14
+        model = GaussianMixture(2, max_iter=3, tol=0, device="cpu")
+        reference = GaussianMixture(2, max_iter=3, tol=0, device="cpu")
+        model.fit(two_blobs(), init_params=nudged)
+        reference.fit(two_blobs(), init_params=start())
+        np.testing.assert_allclose(model.means_, reference.means_, rtol=1e-10)
+
+    def test_a_collapsed_component_is_detected_on_every_blas(self):
+        """A covariance singular up to rounding could pass Cholesky and end EM as
+        'converged' (test_covariance_floor_prevents_the_collapse failed on some machines)."""
+        v = torch.tensor([1.0, 2.0], dtype=torch.float64)
+        collapsed = 1.6544e-24 * torch.outer(v, v)
+        collapsed[1, 1] *= 1 + 2e-16
+        params = gmm_module._Params(
+            torch.tensor([0.5, 0.5], dtype=torch.float64),
+            torch.zeros(2, 2, dtype=torch.float64),
+            torch.stack([torch.eye(2, dtype=torch.float64), collapsed]),
+        )
+        with pytest.raises(ValueError, match=r"not positive definite \(matrix \[1\].*reg_covar"):
+            gmm_module._Whitener(params, "full")
+
+
+class TestSeeds:
+    @pytest.mark.parametrize(
+        ("bad", "error"),
+        [(-1, ValueError), (1.9, TypeError), (True, TypeError), (2**63, ValueError)],
+    )
+    def test_bad_seeds_are_refused_at_construction(self, bad, error):
+        """seed=1.9 acted as seed=1, seed=-1 was accepted."""
+        for make in (
+            lambda: GaussianMixture(2, seed=bad),
+            lambda: MixtureOfFactorAnalyzers(2, 1, seed=bad),
+        ):
+            with pytest.raises(error, match="seed"):
+                make()
+        model = GaussianMixture.from_parameters(**start())
+        with pytest.raises(error, match="seed"):
+            model.sample(3, seed=bad)
+        with pytest.raises(error, match="seed"):
+            model.sample_conditional(np.zeros((1, 2)), np.array([True, False]), seed=bad)
+
+    def test_largest_seed_works(self):
+        GaussianMixture(2, seed=2**63 - 1, max_iter=2, device="cpu").fit(two_blobs())
+
+
+class TestKMeans:
+    def generator(self):
+        return gmm_module.make_generator(0)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"n_clusters": 0}, ValueError, "n_clusters must be >= 1"),
+            ({"n_clusters": 81}, ValueError, "K larger than N"),
+            ({"n_clusters": 2.0}, TypeError, "n_clusters"),
+            ({"n_iter": 0}, ValueError, "n_iter"),
+            ({"generator": 0}, TypeError, "generator"),
+            ({"X": np.zeros(3)}, ValueError, "X"),
+            ({"X": np.full((4, 2), np.nan)}, ValueError, "X"),
+            ({"X": np.ones((4, 2), dtype=bool)}, TypeError, "X"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs, error, match):
+        """n_clusters=0 returned one centre."""
+        call = {
+            "X": torch.as_tensor(two_blobs()),
+            "n_clusters": 2,
+            "generator": self.generator(),
+            **kwargs,
+        }
+        with pytest.raises(error, match=match):
+            gmm_module.kmeans(**call)
+        if "n_iter" not in kwargs:
+            call.pop("n_iter", None)
+            with pytest.raises(error, match=match):
+                gmm_module.kmeans_plusplus(**call)
+
+    @pytest.mark.parametrize("scale", [1e160, 1e-200, 1.0])
+    def test_any_magnitude(self, scale):
+        """X * 1e160 failed inside torch.multinomial (squared distances overflowed)."""
+        X = torch.as_tensor(two_blobs())
+        centres, labels = gmm_module.kmeans(X * scale, 2, self.generator())
+        ref_centres, ref_labels = gmm_module.kmeans(X, 2, self.generator())
+        torch.testing.assert_close(labels, ref_labels, rtol=0, atol=0)
+        torch.testing.assert_close(centres / scale, ref_centres, rtol=1e-12, atol=0)
+
+    def test_far_from_the_origin(self):
+        """|x|^2 - 2 x.c + |c|^2 cancelled catastrophically for data around 1e9."""
+        X = torch.as_tensor(two_blobs())
+        _, labels = gmm_module.kmeans(X + 1e9, 2, self.generator())
+        _, ref_labels = gmm_module.kmeans(X, 2, self.generator())
+        assert bool((labels == ref_labels).all() or (labels != ref_labels).all())
+
+    def test_numpy_and_integer_input(self):
+        centres, labels = gmm_module.kmeans(
+            np.round(two_blobs() * 10).astype(int), 2, self.generator()
+        )
+        assert centres.dtype == torch.float64 and labels.shape == (80,)
+        picks = gmm_module.kmeans_plusplus(two_blobs(), 2, self.generator())
+        assert all(any(np.array_equal(p, row) for row in two_blobs()) for p in picks.numpy())
+
+
+class TestExtremeMagnitudes:
+    """Finite but extreme values: right where representable, else a clear early ValueError."""
+
+    @pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+    @pytest.mark.parametrize("scale", [1e150, 1e-150])
+    def test_fit_is_scale_equivariant(self, kind, scale):
+        """EM runs on data scaled by a power of two: fitting s X (with the floor s^2 reg)
+        gives s times the fit of X."""
+        X = two_blobs()
+        model = GaussianMixture(
+            2, kind, reg_covar=1e-6 * scale**2, seed=0, max_iter=10, device="cpu"
+        ).fit(X * scale)
+        reference = GaussianMixture(2, kind, seed=0, max_iter=10, device="cpu").fit(X)
+        np.testing.assert_allclose(model.means_ / scale, reference.means_, rtol=1e-9)
+        np.testing.assert_allclose(model.covariances_ / scale**2, reference.covariances_, rtol=1e-9)
+        log_scale = 2 * np.log(scale)
+        np.testing.assert_allclose(
+            np.array(model.history_) + log_scale, reference.history_, rtol=1e-9
+        )
+        np.testing.assert_allclose(
+            model.predict_proba(X * scale), reference.predict_proba(X), atol=1e-9
+        )
+
+    def test_mfa_is_scale_equivariant(self):
+        X = np.hstack([two_blobs(), two_blobs(seed=1)])
+        for scale in (1e150, 1e-150):
+            model = MixtureOfFactorAnalyzers(
+                2, 1, noise_floor=1e-4 * scale**2, max_iter=5, seed=0, device="cpu"
+            ).fit(X * scale)
+            reference = MixtureOfFactorAnalyzers(2, 1, max_iter=5, seed=0, device="cpu").fit(X)
+            np.testing.assert_allclose(model.means_ / scale, reference.means_, rtol=1e-9)
+            np.testing.assert_allclose(
+                model.noise_variances_ / scale**2, reference.noise_variances_, rtol=1e-9
+            )
+
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda: GaussianMixture(2, device="cpu"),
+            lambda: GaussianMixture(2, "diag", device="cpu"),
+            lambda: MixtureOfFactorAnalyzers(2, 1, device="cpu"),
+        ],
+    )
+    def test_covariances_beyond_float64_are_refused_before_any_work(self, make, monkeypatch):
+        """GaussianMixture.fit(X * 1e160) failed inside torch.multinomial."""
+        monkeypatch.setattr(gmm_module, "kmeans", lambda *a, **k: pytest.fail("work started"))
+        X = np.hstack([two_blobs(), two_blobs(seed=1)[:, :1]]) * 1e160
+        with pytest.raises(ValueError, match="X spreads too widely"):
+            make().fit(X)
+
+    def test_tiny_data_under_the_floor(self):
+        """Variances of 1e-400 underflow; with the floor (reg_covar) the fit is right."""
+        model = GaussianMixture(2, seed=0, device="cpu").fit(two_blobs() * 1e-200)
+        np.testing.assert_allclose(model.covariances_, np.stack([1e-6 * np.eye(2)] * 2), rtol=1e-9)
+        with pytest.raises(ValueError, match="X varies too little"):
+            GaussianMixture(2, reg_covar=0.0, device="cpu").fit(two_blobs() * 1e-200)
+
+    def test_float32_range(self):
+        with pytest.raises(ValueError, match=r"X spreads too widely for torch\.float32"):
+            GaussianMixture(2, dtype=torch.float32, device="cpu").fit(two_blobs() * 1e30)
+        with pytest.raises(ValueError, match=r"beyond the range of torch\.float32"):
+            GaussianMixture(2, dtype=torch.float32, device="cpu").fit(two_blobs() * 1e200)
+
+    def mixture(self):
+        return GaussianMixture.from_parameters(
+            np.array([0.3, 0.7]),
+            np.array([[0.0, 0.0], [3.0, 1.0]]),
+            np.array([[[1.0, 0.5], [0.5, 3.0]], [[4.0, -1.0], [-1.0, 1.0]]]),
+        )
+
+    def test_inpaint_with_huge_observed_values(self):
+        """An observed 1e300 gave NaN: the posterior is one-hot on the component with the
+        largest observed variance (the smallest Mahalanobis distance), exactly."""
+        model = self.mixture()
+        X = np.array([[1e300, np.nan], [-1e300, np.nan], [np.nan, 1e300]])
+        mask = ~np.isnan(X)
+        filled, posterior = model.inpaint(X, mask, return_posterior=True)
+        np.testing.assert_array_equal(posterior, [[0, 1], [0, 1], [1, 0]])
+        np.testing.assert_allclose(filled[:, 1][:2], [-0.25e300, 0.25e300], rtol=1e-12)
+        assert filled[2, 0] == pytest.approx(0.5e300 / 3, rel=1e-12)
+        draws = model.sample_conditional(X, mask, seed=0)
+        assert np.isfinite(draws).all()
+
+    def test_scores_of_far_points(self):
+        model = self.mixture()
+        # (Directions where two components have the same variance are ties to rounding:
+        # their difference, ~1e200 against ~1e400, is below what a float can resolve.)
+        far = np.array([[1e200, 0.0], [0.0, 1e200], [1e-300, 0.0]])
+        np.testing.assert_array_equal(model.predict_proba(far)[:2], [[0, 1], [1, 0]])
+        np.testing.assert_array_equal(model.predict(far)[:2], [1, 0])
+        with pytest.raises(ValueError, match="row 0 of X"):
+            model.score_samples(far)  # log p ~ -1e399: no float holds it
+        mfa = MixtureOfFactorAnalyzers.from_parameters(
+            np.array([0.5, 0.5]),
+            np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+            np.array([[[1.0], [0.0], [0.0]], [[0.0], [0.0], [0.0]]]),
+            np.ones((2, 3)),
+        )
+        np.testing.assert_array_equal(mfa.predict_proba(np.array([[1e200, 0.0, 0.0]])), [[1, 0]])
+        with pytest.raises(ValueError, match="row 0 of X"):
+            mfa.score(np.array([[1e200, 0.0, 0.0]]))
+
+
+FITTED = GaussianMixture.from_parameters(**start())
+
+BAD_CALLS = {
+    # name: (call, error, word the message must contain)
+    "K = 0": (lambda: GaussianMixture(0), ValueError, "n_components"),
+    "K float": (lambda: GaussianMixture(2.0), TypeError, "n_components"),
+    "K > N": (
+        lambda: GaussianMixture(5, device="cpu").fit(two_blobs()[:4]),
+        ValueError,
+        "n_components",
+    ),
+    "reg_covar < 0": (lambda: GaussianMixture(2, reg_covar=-1e-6), ValueError, "reg_covar"),
+    "max_iter = 0": (lambda: GaussianMixture(2, max_iter=0), ValueError, "max_iter"),
+    "tol < 0": (lambda: GaussianMixture(2, tol=-1.0), ValueError, "tol"),
+    "tol inf": (lambda: GaussianMixture(2, tol=float("inf")), TypeError, "tol"),
+    "n_init = 0": (lambda: GaussianMixture(2, n_init=0), ValueError, "n_init"),
+    "covariance_type": (lambda: GaussianMixture(2, "tied"), ValueError, "covariance_type"),
+    "covariance_type list": (lambda: GaussianMixture(2, ["full"]), ValueError, "covariance_type"),
+    "init": (lambda: GaussianMixture(2, init="k-means"), ValueError, "init"),
+    "dtype": (lambda: GaussianMixture(2, dtype=torch.int32), ValueError, "dtype"),
+    "device": (lambda: GaussianMixture(2, device="gpu7"), ValueError, "device"),
+    "X complex": (lambda: GaussianMixture(2).fit(two_blobs() + 0j), TypeError, "X"),
+    "X object": (lambda: GaussianMixture(2).fit(two_blobs().astype(object)), TypeError, "X"),
+    "X bool": (lambda: GaussianMixture(2).fit(two_blobs() > 0), TypeError, "X"),
+    "X empty": (lambda: GaussianMixture(1).fit(np.zeros((0, 2))), ValueError, "X"),
+    "X no columns": (lambda: GaussianMixture(1).fit(np.zeros((5, 0))), ValueError, "X"),
+    "X 3-D": (lambda: GaussianMixture(1).fit(np.zeros((5, 2, 1))), ValueError, "X"),
+    "X -inf": (lambda: GaussianMixture(1).fit(np.array([[0.0, -np.inf], [1, 1]])), ValueError, "X"),
+    "callback": (lambda: GaussianMixture(2).fit(two_blobs(), callback=3), TypeError, "callback"),
+    "init_params list": (
+        lambda: GaussianMixture(2).fit(two_blobs(), init_params=[1]),
+        TypeError,
+        "init_params",
+    ),
+    "init weights complex": (
+        lambda: GaussianMixture(2).fit(
+            two_blobs(), init_params={**start(), "weights": np.array([0.5, 0.5]) + 0j}
+        ),
+        TypeError,
+        "weights",
+    ),
+    "init weights sum": (
+        lambda: GaussianMixture(2).fit(
+            two_blobs(), init_params={**start(), "weights": np.array([0.5, 0.6])}
+        ),
+        ValueError,
+        "weights",
+    ),
+    "init means NaN": (
+        lambda: GaussianMixture(2).fit(
+            two_blobs(), init_params={**start(), "means": np.full((2, 2), np.nan)}
+        ),
+        ValueError,
+        "means",
+    ),
+    "from_parameters weights shape": (
+        lambda: GaussianMixture.from_parameters(
+            np.ones(3) / 3, np.zeros((2, 2)), np.stack([np.eye(2)] * 2)
+        ),
+        ValueError,
+        "means",
+    ),
+    "from_parameters covariances shape": (
+        lambda: GaussianMixture.from_parameters(
+            np.ones(2) / 2, np.zeros((2, 1)), np.stack([np.eye(2)] * 2)
+        ),
+        ValueError,
+        "means",
+    ),
+    "score columns": (lambda: FITTED.score_samples(np.zeros((2, 3))), ValueError, "X"),
+    "score NaN": (lambda: FITTED.score(np.array([[np.nan, 0.0]])), ValueError, "X"),
+    "predict bool": (lambda: FITTED.predict(np.ones((2, 2), dtype=bool)), TypeError, "X"),
+    "sample n = 0": (lambda: FITTED.sample(0), ValueError, "n"),
+    "sample n huge": (lambda: FITTED.sample(10**20), ValueError, "n"),
+    "sample component": (lambda: FITTED.sample(2, component=2), ValueError, "component"),
+    "sample component bool": (lambda: FITTED.sample(2, component=True), TypeError, "component"),
+    "inpaint mask dtype": (lambda: FITTED.inpaint(np.zeros((1, 2)), np.ones(2)), TypeError, "mask"),
+    "inpaint X observed inf": (
+        lambda: FITTED.inpaint(np.array([[np.inf, 0.0]]), np.ones(2, dtype=bool)),
+        ValueError,
+        "X",
+    ),
+    "MFA n_factors = 0": (lambda: MixtureOfFactorAnalyzers(2, 0), ValueError, "n_factors"),
+    "MFA noise_floor": (
+        lambda: MixtureOfFactorAnalyzers(2, 1, noise_floor=-1.0),
+        ValueError,
+        "noise_floor",
+    ),
+    "MFA factors complex": (
+        lambda: MixtureOfFactorAnalyzers.from_parameters(
+            np.ones(2) / 2, np.zeros((2, 3)), np.ones((2, 3, 1)) + 0j, np.ones((2, 3))
+        ),
+        TypeError,
+        "factors",
+    ),
+    "MFA weights shape": (
+        lambda: MixtureOfFactorAnalyzers.from_parameters(
+            np.ones(1), np.zeros((2, 3)), np.ones((2, 3, 1)), np.ones((2, 3))
+        ),
+        ValueError,
+        "factors",
+    ),
+    "MFA sample n huge": (
+        lambda: MixtureOfFactorAnalyzers.from_parameters(
+            np.ones(2) / 2, np.zeros((2, 3)), np.ones((2, 3, 1)), np.ones((2, 3))
+        ).sample(10**20),
+        ValueError,
+        "n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+def test_bad_input_table(case):
+    """Every bad input: a ValueError/TypeError naming the argument, raised by our checks."""
+    call, error, word = BAD_CALLS[case]
+    with pytest.raises(error) as info:
+        call()
+    assert word in str(info.value), str(info.value)
+    assert "lessons_lib" in info.traceback[-1].path.as_posix()  # not from inside torch

@@ -6,6 +6,7 @@ Digits keep these fast; the Fashion-MNIST tests skip when the dataset is not on 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -19,7 +20,7 @@ from lessons_lib.data import fashion_mnist_available, load_digits, load_fashion_
 
 CPU = "cpu"
 needs_fashion = pytest.mark.skipif(
-    not fashion_mnist_available(), reason="Fashion-MNIST is not on this machine"
+    not fashion_mnist_available(download=False), reason="Fashion-MNIST is not on this machine"
 )
 
 
@@ -419,3 +420,432 @@ def test_metrics_on_cuda_agree_with_the_cpu(digits):
     assert index.device.type == "cuda"
     cpu_distance, _ = metrics.nearest_train_distance(test, train, device=CPU)
     torch.testing.assert_close(distance.cpu(), cpu_distance, atol=1e-5, rtol=1e-5)
+
+
+# =========================================================================== regressions
+# Each test below failed before its fix (fresh-machine crash under no_grad, the lock file
+# left behind, silent wrong answers and deep NumPy/torch errors on bad or extreme inputs).
+
+
+@pytest.fixture
+def quick_digits_recipe(tmp_path, monkeypatch):
+    """A fresh data folder and a one-epoch digits recipe: training takes a fraction of a second."""
+    import dataclasses
+
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(
+        metrics._RECIPES, "digits", dataclasses.replace(metrics._RECIPES["digits"], epochs=1)
+    )
+    monkeypatch.setattr(metrics, "_NETWORKS", {})
+    monkeypatch.setattr(metrics, "_DEVICE_COPIES", {})
+    return tmp_path
+
+
+class TestTrainingUnderTheCallersGradMode:
+    """The feature network trains on first use, whatever autograd mode the caller is in."""
+
+    @pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+    def test_train_feature_network_inside_no_grad_or_inference_mode(
+        self, quick_digits_recipe, mode
+    ):
+        context = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
+        with context:
+            net, info = metrics.train_feature_network(device=CPU, progress=False)
+            # The caller's mode is given back once training is done.
+            assert not torch.is_grad_enabled()
+            assert torch.is_inference_mode_enabled() == (mode == "inference_mode")
+        assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+        assert np.isfinite(info["history"]["loss"]).all()
+        assert not any(p.requires_grad for p in net.parameters())
+
+    def test_classify_trains_the_missing_network_under_its_own_no_grad(self, quick_digits_recipe):
+        predicted = metrics.classify(torch.zeros(4, 1, 8, 8), device=CPU)
+        assert predicted.shape == (4,) and predicted.dtype == torch.int64
+        assert metrics.feature_network_path("digits").is_file()
+
+    def test_training_data_made_under_inference_mode_can_be_trained_on(
+        self, quick_digits_recipe, monkeypatch
+    ):
+        # A guard (this already held: train_loop's mini-batches index into fresh tensors).
+        load = metrics._load_split
+
+        def inference_split(dataset, split, device="cpu"):
+            with torch.inference_mode():
+                images, labels = load(dataset, split, device=device)
+                return images * 1.0, labels + 0  # inference tensors
+
+        monkeypatch.setattr(metrics, "_load_split", inference_split)
+        net, _ = metrics.train_feature_network(device=CPU, progress=False)
+        assert net(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+    def test_network_first_loaded_in_inference_mode_still_works_with_autograd(
+        self, quick_digits_recipe
+    ):
+        with torch.inference_mode():
+            metrics.feature_network(device=CPU, progress=False)
+        net = metrics.feature_network(device=CPU, progress=False)
+        assert not any(p.is_inference() for p in net.parameters())
+        x = torch.zeros(2, 1, 8, 8, requires_grad=True)
+        net(x).sum().backward()  # an inference-mode weight could not be saved for backward
+        assert x.grad is not None and x.grad.shape == x.shape
+
+
+class TestCacheLock:
+    """Parallel processes train once, and the lock leaves nothing behind."""
+
+    def test_training_leaves_only_the_checkpoint(self, quick_digits_recipe):
+        metrics.feature_network(device=CPU, progress=False)
+        files = sorted(p.name for p in quick_digits_recipe.rglob("*") if p.is_file())
+        assert files == [metrics.feature_network_path("digits").name]
+
+    def test_the_lock_is_exclusive_creates_no_file_and_removes_the_old_one(self, tmp_path):
+        fcntl = pytest.importorskip("fcntl")
+        path = tmp_path / "feature_nets" / "digits-abc.pt"
+        path.parent.mkdir()
+        path.with_suffix(".lock").write_bytes(b"")  # left by an earlier version
+        with metrics._exclusive(path):
+            probe = os.open(path.parent, os.O_RDONLY)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(probe)
+        assert list(path.parent.iterdir()) == []
+        probe = os.open(path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
+        finally:
+            os.close(probe)
+
+
+class TestCovarianceChecks:
+    def test_negative_definite_covariance_is_rejected(self):
+        zero, eye = np.zeros(3), np.eye(3)
+        with pytest.raises(ValueError, match=r"cov1 must be positive semi-definite"):
+            metrics.gaussian_frechet_distance(zero, -eye, zero, eye)
+        with pytest.raises(ValueError, match=r"cov2 must be positive semi-definite"):
+            metrics.gaussian_frechet_distance(zero, eye, zero, np.diag([1.0, -0.5, 1.0]))
+
+    def test_non_symmetric_covariance_is_rejected(self):
+        zero, eye = np.zeros(2), np.eye(2)
+        with pytest.raises(ValueError, match=r"cov2 must be a symmetric"):
+            metrics.gaussian_frechet_distance(zero, eye, zero, np.array([[1.0, 0.5], [0.0, 1.0]]))
+
+    def test_rounding_and_singular_covariances_are_accepted(self):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(50, 3)).astype(np.float32)
+        cov = np.cov(np.c_[x, x], rowvar=False).astype(np.float32)  # singular, float32 noise
+        mean = np.zeros(6)
+        assert metrics.gaussian_frechet_distance(mean, cov, mean, cov) == pytest.approx(
+            0.0, abs=1e-5
+        )
+        assert metrics.gaussian_frechet_distance(
+            mean, np.zeros((6, 6)), mean, np.zeros((6, 6))
+        ) == (0.0)
+
+    @pytest.mark.parametrize("power", [-500, 300])
+    def test_gaussian_frechet_distance_scales_with_the_square_of_the_features(self, power):
+        rng = np.random.default_rng(1)
+        m1, m2 = rng.normal(size=3), rng.normal(size=3)
+        c1, c2 = _random_spd(rng, 3), _random_spd(rng, 3)
+        base = metrics.gaussian_frechet_distance(m1, c1, m2, c2)
+        s = 2.0**power
+        scaled = metrics.gaussian_frechet_distance(m1 * s, c1 * s * s, m2 * s, c2 * s * s)
+        assert scaled == pytest.approx(base * 2.0 ** (2 * power), rel=1e-9)
+
+
+class TestScaleInvariance:
+    """Finite features of any magnitude: the right answer, or a clear refusal."""
+
+    @pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300, 2.0**-1000])
+    def test_precision_recall_is_scale_invariant(self, scale):
+        rng = np.random.default_rng(3)
+        real = rng.normal(size=(120, 4))
+        fake = rng.normal(size=(100, 4)) * 1.3 + 0.4
+        expected = metrics.precision_recall_from_features(real, fake, device=CPU)
+        assert 0.2 < expected.precision < 1 and 0.2 < expected.recall < 1
+        got = metrics.precision_recall_from_features(real * scale, fake * scale, device=CPU)
+        assert got == expected
+        tensors = metrics.precision_recall_from_features(
+            torch.from_numpy(real * scale), torch.from_numpy(fake * scale), device=CPU
+        )
+        assert tensors == expected
+
+    @pytest.mark.parametrize("power", [-600, 450])  # features near 1e-180 and 1e135
+    def test_frechet_distance_from_features_at_extreme_magnitudes(self, power):
+        rng = np.random.default_rng(4)
+        a, b = rng.normal(size=(80, 3)), rng.normal(size=(90, 3)) + 0.5
+        base = metrics.frechet_distance_from_features(a, b)
+        s = 2.0**power
+        got = metrics.frechet_distance_from_features(a * s, b * s)
+        assert got == pytest.approx(base * 2.0 ** (2 * power), rel=1e-9)
+
+    def test_frechet_distance_beyond_float64_is_refused_not_inf(self):
+        rng = np.random.default_rng(5)
+        a, b = rng.normal(size=(40, 3)), rng.normal(size=(40, 3)) + 1.0
+        assert metrics.frechet_distance_from_features(a * 1e200, a * 1e200) == 0.0
+        with pytest.raises(ValueError, match=r"beyond float64's range"):
+            metrics.frechet_distance_from_features(a * 1e200, b * 1e200)
+
+    def test_nearest_train_distance_keeps_float64_precision_and_tiny_images(self):
+        rng = np.random.default_rng(6)
+        train = rng.uniform(size=(30, 1, 4, 4))
+        near = train[[3, 7]] + 1e-12  # float32 would round these to copies (distance 0)
+        distance, index = metrics.nearest_train_distance(near, train, device=CPU)
+        assert index.tolist() == [3, 7]
+        np.testing.assert_allclose(distance, 4e-12, rtol=1e-3)
+        tiny = train * 1e-300  # squares underflow to 0 in any float dtype
+        distance, index = metrics.nearest_train_distance(tiny[[5, 9]] * 1.5, tiny, device=CPU)
+        squares = ((tiny[[5, 9]] * 1.5)[:, None] * 1e300 - tiny[None] * 1e300) ** 2
+        expected = squares.reshape(2, 30, -1).sum(2) ** 0.5
+        assert index.tolist() == expected.argmin(1).tolist()
+        np.testing.assert_allclose(distance * 1e300, expected.min(1), rtol=1e-9)
+
+
+class TestHistogramsAndProportions:
+    def test_js_divergence_accepts_tensors_and_handles_zero_bins(self):
+        from scipy.spatial.distance import jensenshannon
+
+        p, q = torch.tensor([3.0, 0.0, 1.0, 0.0]), torch.tensor([0, 2, 2, 0])
+        expected = jensenshannon(p.numpy(), q.numpy()) ** 2
+        assert metrics.js_divergence(p, q) == pytest.approx(expected, rel=1e-12)
+        assert metrics.js_divergence(p.double(), p) == 0.0
+        # Counts near float64's limit: normalized without overflowing their sum.
+        assert metrics.js_divergence([1e308, 1e308], [1, 1]) == 0.0
+        assert metrics.js_divergence([1e308, 0], [0, 5e-324]) == pytest.approx(math.log(2))
+
+    @pytest.mark.parametrize(
+        ("p", "q", "error", "match"),
+        [
+            ([1.0, -1.0], [1.0, 1.0], ValueError, r"p must hold non-negative"),
+            ([1.0, 1.0], [0.0, 0.0], ValueError, r"q is all zeros"),
+            ([np.nan, 1.0], [1.0, 1.0], ValueError, r"p contains NaN"),
+            ([1.0, 1.0], [np.inf, 1.0], ValueError, r"q contains NaN or infinite"),
+            ([1.0, 2.0], [1.0, 2.0, 3.0], ValueError, r"same number of bins"),
+            ([[1.0, 2.0]], [[1.0, 2.0]], ValueError, r"p must be a 1-D histogram"),
+            ([], [1.0], ValueError, r"p is empty"),
+            (["a", "b"], [1.0, 1.0], TypeError, r"p must have a"),
+            ([1, [2, 3]], [1.0, 1.0], TypeError, r"p must be a 1-D histogram"),
+        ],
+    )
+    def test_js_divergence_rejects_bad_histograms(self, p, q, error, match):
+        with pytest.raises(error, match=match):
+            metrics.js_divergence(p, q)
+
+    def test_two_proportion_z_test_degenerate_and_extreme_cases(self):
+        z, p = metrics.two_proportion_z_test(0.0, 10, 0.0, 20)
+        assert (float(z), float(p)) == (0.0, 1.0)
+        z, p = metrics.two_proportion_z_test(np.array([1.0, 0.0, 0.5]), 10, 1.0, 10)
+        assert z[0] == 0.0 and p[0] == 1.0 and p[2] < 1.0 and np.isfinite(z).all()
+        z, p = metrics.two_proportion_z_test(5e-324, 10, 0.0, 10)  # pooled p underflows
+        assert np.isfinite(z) and 0.0 < float(z) < 1e-100 and float(p) == pytest.approx(1.0)
+        z, p = metrics.two_proportion_z_test(torch.tensor([0.2, 0.4]), 50, [0.3, 0.3], 60)
+        assert z.shape == (2,) and np.isfinite(z).all()
+
+    @pytest.mark.parametrize(
+        ("args", "error", "match"),
+        [
+            ((1.5, 10, 0.2, 10), ValueError, r"p1 must hold proportions in \[0, 1\]"),
+            ((0.5, 10, -0.1, 10), ValueError, r"p2 must hold proportions"),
+            ((np.nan, 10, 0.2, 10), ValueError, r"p1 contains NaN"),
+            ((0.5, 0, 0.5, 10), ValueError, r"n1 must be >= 1"),
+            ((0.5, 10, 0.5, -3), ValueError, r"n2 must be >= 1"),
+            ((0.5, 2.5, 0.5, 10), TypeError, r"n1 must be an integer"),
+            ((0.5, True, 0.5, 10), TypeError, r"n1 must be an integer"),
+            ((0.5, 10, 0.5, 2**60), ValueError, r"n2 must be <="),
+            (([0.1, 0.2], 10, [0.1, 0.2, 0.3], 10), ValueError, r"broadcastable"),
+            (("x", 10, 0.5, 10), TypeError, r"p1 must have a"),
+        ],
+    )
+    def test_two_proportion_z_test_rejects_bad_input(self, args, error, match):
+        with pytest.raises(error, match=match):
+            metrics.two_proportion_z_test(*args)
+
+
+class TestDegradationsAndLikelihoods:
+    def test_gaussian_blur_limits(self):
+        x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(metrics.gaussian_blur(x, 0.0), x)  # sigma = 0: unchanged
+        assert torch.allclose(metrics.gaussian_blur(x, 1e-300), x)
+        flat = metrics.gaussian_blur(x, 1e308)  # σ² overflowed, 3σ too: uniform kernel
+        assert torch.isfinite(flat).all() and flat.std() < x.std()
+        row = metrics.gaussian_blur(torch.rand(2, 1, 1, 8), 1.0)  # one-pixel-high images
+        assert row.shape == (2, 1, 1, 8) and torch.isfinite(row).all()
+
+    def test_add_gaussian_noise_limits(self):
+        x = torch.rand(2, 1, 8, 8)
+        assert torch.equal(metrics.add_gaussian_noise(x, 0.0, seed=1), x)
+        huge = metrics.add_gaussian_noise(x, 1e300, seed=1)
+        assert not torch.isnan(huge).any() and set(torch.unique(huge).tolist()) <= {0.0, 1.0}
+
+    def test_likelihoods_near_float64_limits(self):
+        report = metrics.likelihood_report(np.array([1e308, 1e308]), 10)
+        assert report["nll_nats"] == pytest.approx(1e308) and math.isfinite(report["nll_bits"])
+        assert metrics.dequantized_bits_per_dim(1.7e308, 2, 256) == pytest.approx(
+            1.7e308 / (2 * math.log(2))
+        )
+        with pytest.raises(ValueError, match=r"nats is so large"):
+            metrics.nats_to_bits(1.7e308)
+        with pytest.raises(ValueError, match=r"nll_nats must fit in a float64"):
+            metrics.bits_per_dim(10**400, 64)
+        with pytest.raises(ValueError, match=r"n_dims must be <="):
+            metrics.bits_per_dim(1.0, 10**400)
+
+
+def _images(n: int = 6, size: int = 8) -> torch.Tensor:
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(n))
+
+
+# (call, error type, message pattern). Each of these failed before this review: a deep NumPy
+# or torch error, a silent answer, or a check after the work had started.
+BAD_INPUTS = [
+    (lambda: metrics.features(_images(), dataset=np.array([1, 2])), TypeError, r"dataset must"),
+    (lambda: metrics.feature_network_path(3), TypeError, r"dataset must be a str"),
+    (
+        lambda: metrics.precision_recall_from_features(np.zeros((5, 2)), np.zeros((5, 2)), k=5),
+        ValueError,
+        r"real_features needs more than k=5",
+    ),
+    (
+        lambda: metrics.precision_recall_from_features(np.zeros((5, 2), complex), np.zeros((5, 2))),
+        TypeError,
+        r"real_features must have a",
+    ),
+    (lambda: metrics.NDB(4, max_fit=3).fit(_images(40)), ValueError, r"max_fit=3 must be at"),
+    (lambda: metrics.NDB(whiten="yes"), TypeError, r"whiten must be True or False"),
+    (lambda: metrics.gaussian_blur(_images(), -1.0), ValueError, r"sigma must be >= 0"),
+    (lambda: metrics.add_gaussian_noise(_images(), -0.1), ValueError, r"std must be >= 0"),
+    (lambda: metrics.uniform_noise_images(2, 8), TypeError, r"shape must be a sequence"),
+    (lambda: metrics.weights_checksum({"w": torch.zeros(2)}), TypeError, r"module must be"),
+    (lambda: metrics.FeatureNet((8,), (16, 32)), TypeError, r"image_size must be a pair"),
+    (lambda: metrics.FeatureNet((8, 8), (16, 0)), ValueError, r"channels must be >= 1"),
+    (lambda: metrics.FeatureNet((8, 8), hidden=0), ValueError, r"hidden must be >= 1"),
+    (lambda: metrics.FeatureNet((8, 8))(torch.zeros(2, 1, 28, 28)), ValueError, r"\(N, 1, 8, 8\)"),
+    (lambda: metrics.FeatureNet((8, 8))(torch.zeros(2, 1, 8, 8).double()), TypeError, r"dtype"),
+    (lambda: metrics.FeatureNet((8, 8)).features(np.zeros((2, 1, 8, 8))), TypeError, r"tensor"),
+    (lambda: metrics.to_markdown({"name": "x"}), TypeError, r"rows must be a list"),
+    (lambda: metrics.to_markdown([1, 2]), TypeError, r"rows\[0\] must be a dict"),
+    (lambda: metrics.MetricTable([{"name": "a"}]).row(1), TypeError, r"name_start must be a str"),
+    (lambda: metrics.evaluate_samples(_images(), n_bins=[3]), TypeError, r"n_bins must be an"),
+    (lambda: metrics.evaluate_samples(_images(), name=3), TypeError, r"name must be a str"),
+    (lambda: metrics.calibration_table(n=400), ValueError, r"n=400 is more than the 359"),
+    (lambda: metrics.calibration_table(n_bins=1), ValueError, r"n_bins must be >= 2"),
+]
+
+# Checks that already held; kept in the table so the review's changes cannot lose them.
+BAD_INPUTS_ALREADY_CHECKED = [
+    (lambda: metrics.recipe_for("mnist"), ValueError, r"dataset must be one of"),
+    (lambda: metrics.features(_images(), batch_size=0), ValueError, r"batch_size must be >= 1"),
+    (lambda: metrics.classify(_images().double() * 2), ValueError, r"images must be <= 1"),
+    (lambda: metrics.classify(torch.zeros(0, 1, 8, 8)), ValueError, r"images is empty"),
+    (lambda: metrics.classify([[0.0]]), TypeError, r"images must be a NumPy array"),
+    (lambda: metrics.class_accuracy(_images(), torch.zeros(6)), TypeError, r"labels must have"),
+    (lambda: metrics.class_accuracy(_images(), torch.full((6,), 10)), ValueError, r"labels must"),
+    (lambda: metrics.frechet_distance(_images(1), _images()), ValueError, r"real needs at least 2"),
+    (lambda: metrics.precision_recall(_images(), _images(), k=0), ValueError, r"k must be >= 1"),
+    (lambda: metrics.precision_recall(_images(), _images(), k=6), ValueError, r"real needs at"),
+    (
+        lambda: metrics.precision_recall_from_features(np.zeros((5, 2)), np.zeros((5, 2)), k=1.5),
+        TypeError,
+        r"k must be an integer",
+    ),
+    (
+        lambda: metrics.precision_recall_from_features(np.full((5, 2), np.inf), np.zeros((5, 2))),
+        ValueError,
+        r"real_features contains NaN",
+    ),
+    (
+        lambda: metrics.frechet_distance_from_features(np.zeros((1, 3)), np.zeros((4, 3))),
+        ValueError,
+        r"features1 needs at least 2 rows",
+    ),
+    (
+        lambda: metrics.frechet_distance_from_features(np.zeros(4), np.zeros((4, 3))),
+        ValueError,
+        r"features1 must have 2 dimensions",
+    ),
+    (
+        lambda: metrics.gaussian_frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)),
+        ValueError,
+        r"cov1 must have shape \(2, 2\)",
+    ),
+    (
+        lambda: metrics.gaussian_frechet_distance(
+            np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2)
+        ),
+        ValueError,
+        r"cov1 contains NaN",
+    ),
+    (lambda: metrics.ndb(_images(40), _images(), n_bins=1), ValueError, r"n_bins must be >= 2"),
+    (lambda: metrics.ndb(_images(40), _images(), alpha=1.5), ValueError, r"alpha must lie in"),
+    (lambda: metrics.NDB(4).fit(_images(40)).assign(_images(3, 4)), ValueError, r"images must"),
+    (
+        lambda: metrics.nearest_train_distance(_images(), _images(), batch_size=0),
+        ValueError,
+        r"batch",
+    ),
+    (lambda: metrics.gaussian_blur(_images(), float("nan")), TypeError, r"sigma must be a finite"),
+    (lambda: metrics.gaussian_blur(_images()[:, 0], 1.0), ValueError, r"images must have 4 dim"),
+    (lambda: metrics.add_gaussian_noise(_images(), "0.1"), TypeError, r"std must be a finite"),
+    (lambda: metrics.uniform_noise_images(0, (1, 8, 8)), ValueError, r"n must be >= 1"),
+    (lambda: metrics.uniform_noise_images(2, (1, 0, 8)), ValueError, r"shape must be >= 1"),
+    (lambda: metrics.bits_per_dim(np.array([np.nan]), 64), ValueError, r"nll_nats contains NaN"),
+    (lambda: metrics.likelihood_report(1.0, 64, n_levels=1), ValueError, r"n_levels must be >= 2"),
+    (lambda: metrics.dequantized_bits_per_dim(1.0, 64, 1), ValueError, r"n_levels must be >= 2"),
+    (lambda: metrics.nats_to_bits(np.array([])), ValueError, r"nats is empty"),
+    (lambda: metrics.evaluate_samples(_images(), n=3), ValueError, r"n must be >= 4"),
+    (lambda: metrics.calibration_table(removed_class=10), ValueError, r"removed_class must be"),
+    (lambda: metrics.calibration_table(blur_sigma=0.0), ValueError, r"blur_sigma must be > 0"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), BAD_INPUTS + BAD_INPUTS_ALREADY_CHECKED)
+def test_bad_inputs_raise_clear_errors_before_any_work(call, error, match, monkeypatch):
+    # None of these may reach the feature network (it would train on a fresh machine).
+    def no_network(*args, **kwargs):
+        raise AssertionError("the feature network was reached despite the bad input")
+
+    monkeypatch.setattr(metrics, "_cached_network", no_network)
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_calibration_table_refuses_an_n_that_leaves_too_few_images(monkeypatch):
+    load = metrics._load_split
+
+    def nines_only(dataset, split, device="cpu"):
+        images, labels = load(dataset, split, device=device)
+        return images, torch.full_like(labels, 9) if split == "test" else labels
+
+    monkeypatch.setattr(metrics, "_load_split", nines_only)
+    monkeypatch.setattr(metrics, "_cached_network", lambda *a, **k: pytest.fail("reached"))
+    with pytest.raises(ValueError, match=r"without class 9 only 0 test images remain"):
+        metrics.calibration_table(n=10, removed_class=9)
+
+
+SEEDED = [
+    lambda seed: metrics.add_gaussian_noise(_images(), 0.1, seed=seed),
+    lambda seed: metrics.uniform_noise_images(2, (1, 8, 8), seed=seed),
+    lambda seed: metrics.NDB(4, seed=seed),
+    lambda seed: metrics.ndb(_images(40), _images(), n_bins=4, seed=seed),
+    lambda seed: metrics.evaluate_samples(_images(), seed=seed),
+    lambda seed: metrics.calibration_table(seed=seed),
+]
+
+
+@pytest.mark.parametrize("which", range(len(SEEDED)))
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [(True, TypeError), (1.0, TypeError), ("3", TypeError), (-1, ValueError), (2**32, ValueError)],
+)
+def test_seeds_must_be_non_negative_integers_below_2_to_the_32(which, seed, error, monkeypatch):
+    monkeypatch.setattr(metrics, "_cached_network", lambda *a, **k: pytest.fail("reached"))
+    with pytest.raises(error, match=r"seed must be"):
+        SEEDED[which](seed)
+
+
+def test_noise_seeds_accept_none_and_numpy_integers():
+    a = metrics.add_gaussian_noise(_images(), 0.1, seed=np.int64(7))
+    assert torch.equal(a, metrics.add_gaussian_noise(_images(), 0.1, seed=7))
+    assert metrics.uniform_noise_images(2, (1, 2, 2), seed=None).shape == (2, 1, 2, 2)
+    assert metrics.NDB(4, seed=2**32 - 1).seed == 2**32 - 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -463,3 +464,387 @@ def test_sampler_on_cuda_agrees_with_onsager():
     )
     restored = mrf.denoise(noisy, 0.8, 0.1, method="min-cut")
     assert restored.device.type == "cuda"
+
+
+# =========================================================================== robustness
+# Regression tests of the robustness pass: extreme finite parameters give exact limits (not NaN
+# or a biased answer), and every bad argument gets a clear ValueError / TypeError naming it.
+
+
+def _spin_mean_and_se(spins) -> tuple[float, float]:
+    values = np.asarray(spins, dtype=np.float64).ravel()
+    return float(values.mean()), float(values.std() / math.sqrt(values.size))
+
+
+class TestSamplerAtExtremeParameters:
+    """The conditional probabilities are exact for any finite β, J, h (no 0·inf = NaN)."""
+
+    @pytest.mark.parametrize("beta", [3e38, 1e300])
+    @pytest.mark.parametrize("shape", [(4000, 4, 4), (4000, 3, 5)])  # split and masked paths
+    def test_zero_field_gives_one_half_at_huge_beta(self, beta, shape):
+        # J = 0, h = 0: every local field is 0, so each spin is +1 with probability ½ exactly.
+        spins = mrf.ising_gibbs(shape, beta, 1, J=0.0, seed=0, device=CPU)
+        mean, se = _spin_mean_and_se(spins)
+        assert abs(mean) < 5 * se
+
+    @pytest.mark.parametrize("shape", [(2000, 4, 4), (2000, 3, 3)])
+    def test_tiny_field_times_huge_beta_is_exact(self, shape):
+        # 2 β h = 2: P(x = +1) = σ(2), E[x] = tanh(1), even though h underflows float32.
+        beta = np.full(shape[0], 1e300)  # one β per lattice, beyond float32's range
+        spins = mrf.ising_gibbs(shape, beta, 1, J=0.0, h=1e-300, seed=1, device=CPU)
+        mean, se = _spin_mean_and_se(spins)
+        assert abs(mean - math.tanh(1.0)) < 5 * se
+
+    @pytest.mark.parametrize("shape", [(4, 4), (5, 5)])
+    def test_metropolis_flips_every_zero_field_spin_at_huge_beta(self, shape):
+        # ΔE = 0: the flip is accepted with probability min(1, e^0) = 1, however large β is.
+        spins = mrf.ising_gibbs(
+            torch.ones(shape), 1e300, 1, J=0.0, method="metropolis", seed=0, device=CPU
+        )
+        assert torch.equal(spins, -torch.ones(shape))
+
+    @pytest.mark.parametrize("method", ["heat-bath", "metropolis"])
+    def test_ground_state_is_kept_beyond_float32_beta(self, method):
+        start = torch.ones(2, 6, 6)
+        spins = mrf.ising_gibbs(start, [1e39, 1e300], 3, method=method, seed=0, device=CPU)
+        assert torch.equal(spins, start)
+
+    @pytest.mark.parametrize("J", [(1e300, -1e300), (1e307, 1e307), 1e300])
+    def test_extreme_couplings_run_and_trace_finite_energies(self, J):
+        spins, trace = mrf.ising_gibbs((2, 4, 6), 1.0, 3, J=J, h=-1e300, seed=0, trace=True)
+        assert set(spins.unique().tolist()) <= {-1.0, 1.0}
+        energy = trace["energy"][-1].numpy()
+        assert np.all(np.isfinite(energy))
+        np.testing.assert_allclose(energy, mrf.ising_energy(spins, J=J, h=-1e300), rtol=1e-12)
+
+    def test_ordinary_parameters_keep_the_fast_float32_path(self):
+        # The exact table is used only where float32 would be wrong; the speed path stays.
+        for beta, couplings, h, method in [
+            (0.44, (1.0, 1.0), 0.0, "heat-bath"),
+            (0.6, (1.0, 0.5), 0.2, "metropolis"),
+        ]:
+            conditionals = mrf._Conditionals(
+                np.asarray(beta), couplings, h, method, torch.device(CPU)
+            )
+            assert conditionals.fast
+        slow = mrf._Conditionals(np.asarray(1e300), (1.0, 1.0), 0.0, "heat-bath", torch.device(CPU))
+        assert not slow.fast
+        # Table entries: σ(2βf) for the nine fields f = v + s, v, s in {-2, 0, 2}.
+        table = slow.table.reshape(2, 17)[
+            0, [3 * v + s + 8 for v in (-2, 0, 2) for s in (-2, 0, 2)]
+        ]
+        expected = [0, 0, 0.5, 0, 0.5, 1, 0.5, 1, 1]
+        np.testing.assert_array_equal(table.numpy(), expected)
+
+    def test_ising_energy_does_not_overflow_on_the_way(self):
+        spins = np.ones((4, 4))
+        assert mrf.ising_energy(spins, J=(1e308, 1e308), h=-1e308) == pytest.approx(-1e308)
+
+
+class TestExactLimits:
+    """Exact and analytic answers at huge β: the ground-state limits, never NaN."""
+
+    @pytest.mark.parametrize("beta", [3e38, 1e300])
+    @pytest.mark.parametrize("shape", [(2, 2), (3, 3), (4, 4)])
+    def test_ising_exact_ground_state_limit(self, beta, shape):
+        exact = mrf.ising_exact(shape, beta)
+        assert exact["probabilities"].sum() == pytest.approx(1.0)
+        assert exact["energy"] == pytest.approx(-2.0)  # -2J per spin on the square lattice
+        assert exact["abs_magnetization"] == pytest.approx(1.0)
+        assert exact["magnetization_squared"] == pytest.approx(1.0)
+        assert exact["magnetization"] == pytest.approx(0.0, abs=1e-12)  # both ground states
+        np.testing.assert_allclose(exact["marginals"], 0.5)
+        assert exact["log_partition"] == pytest.approx(2 * beta * shape[0] * shape[1])
+
+    def test_ising_exact_field_breaks_the_tie_even_when_it_is_below_rounding(self):
+        exact = mrf.ising_exact((3, 3), 1e300, h=1e-20)  # β h N = 9e280: all +1 wins
+        assert exact["magnetization"] == pytest.approx(1.0)
+        np.testing.assert_allclose(exact["marginals"], 1.0)
+
+    def test_onsager_at_huge_and_tiny_beta(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow warnings either
+            assert mrf.onsager_energy(1e300) == -2.0
+            assert mrf.onsager_energy(400.0) == -2.0
+            assert mrf.onsager_energy(2.0, J=1e300) == pytest.approx(-2e300)
+            assert mrf.onsager_magnetization(1e300) == 1.0
+            energies = mrf.onsager_energy(np.array([1e-300, 1e-8, 1e300]))
+        # High temperature: u = -2t - 4t³ + …, t = tanh β ≈ β (no cancellation left).
+        np.testing.assert_allclose(energies, [-2e-300, -2e-8, -2.0], rtol=1e-12)
+
+    def test_denoise_exact_at_huge_beta(self):
+        noisy = np.where(np.arange(12).reshape(3, 4) < 7, 1.0, -1.0)  # 7 of 12 pixels +1
+        exact = mrf.denoise_exact(noisy, 1e300, 0.2)
+        assert exact["probabilities"].sum() == pytest.approx(1.0)
+        np.testing.assert_array_equal(exact["map"], np.ones((3, 4)))  # the majority constant
+        # Only the two constants remain, with odds exp(2η Σ y): each pixel's marginal is σ(2η Σy).
+        eta = mrf.noise_coupling(0.2)
+        np.testing.assert_allclose(exact["marginals"], 1 / (1 + math.exp(-2 * eta * 2)))
+
+    def test_noise_coupling_near_zero_and_one_half(self):
+        assert mrf.noise_coupling(5e-324) == pytest.approx(0.5 * 744.4400719213812)
+        p = 0.5 - 1e-12
+        assert mrf.noise_coupling(p) == pytest.approx(1 - 2 * p, rel=1e-9)
+
+
+class TestDenoisingAtExtremeParameters:
+    @pytest.mark.parametrize("method", mrf.DENOISE_METHODS)
+    @pytest.mark.parametrize(
+        ("beta", "noise_rate"),
+        [
+            (1e300, 0.1),
+            (3e38, 0.3),
+            (1e-300, 0.1),
+            (5e-324, 0.4),
+            (1.0, 1e-300),
+            (1.0, 5e-324),
+            (1e300, 1e-300),
+            (1e300, 0.5 - 1e-16),
+        ],
+    )
+    def test_every_method_returns_a_binary_image(self, method, beta, noise_rate):
+        noisy = mrf.flip_noise(mrf.make_shapes(10, 12, 2, seed=0), 0.2, seed=0)
+        restored = mrf.denoise(
+            noisy, beta, noise_rate, method=method, n_sweeps=8, burn_in=2, seed=0, device=CPU
+        )
+        assert restored.shape == noisy.shape and set(np.unique(restored)) <= {-1.0, 1.0}
+        if noise_rate <= 1e-300 and beta == 1.0:  # the data term dominates: y itself
+            np.testing.assert_array_equal(restored, noisy)
+
+    @pytest.mark.parametrize("method", ["icm", "gibbs", "mpm"])
+    def test_huge_beta_acts_as_its_limit(self, method):
+        """Above β ≈ 1e3 η every non-zero neighbour sum saturates, so β = 1e300 must give exactly
+        what β = 1e6 gives (same seed): a zero neighbour sum leaves the data term to decide."""
+        noisy = mrf.flip_noise(mrf.make_shapes(16, 16, 3, seed=0), 0.3, seed=0)
+        kwargs = {"method": method, "n_sweeps": 20, "seed": 0, "device": CPU}
+        np.testing.assert_array_equal(
+            mrf.denoise(noisy, 1e300, 0.3, **kwargs), mrf.denoise(noisy, 1e6, 0.3, **kwargs)
+        )
+
+    def test_posterior_marginal_of_an_isolated_pixel_ignores_beta(self):
+        q = mrf.posterior_marginals(np.ones((1, 1)), 1e300, 0.1, n_sweeps=3, seed=0, device=CPU)
+        assert q[0, 0] == pytest.approx(0.9)  # σ(2η) = 1 - p
+
+    @pytest.mark.parametrize(
+        ("beta", "noise_rate", "expected"),
+        [
+            (1e300, 0.1, "constant"),
+            (3e38, 0.45, "constant"),
+            (1e-300, 0.1, "y"),
+            (1.0, 5e-324, "y"),
+        ],
+    )
+    def test_min_cut_at_out_of_range_ratios(self, beta, noise_rate, expected):
+        noisy = np.where(np.random.default_rng(3).random((3, 4)) < 0.6, 1.0, -1.0)
+        x, gap = mrf.min_cut_map(noisy, beta, noise_rate)
+        assert gap == 0.0
+        majority = 1.0 if (noisy > 0).sum() > (noisy < 0).sum() else -1.0
+        want = np.full(noisy.shape, majority) if expected == "constant" else noisy
+        np.testing.assert_array_equal(x, want)
+        np.testing.assert_array_equal(x, mrf.denoise_exact(noisy, beta, noise_rate)["map"])
+
+    def test_annealing_with_extreme_temperatures(self):
+        noisy = mrf.flip_noise(mrf.make_shapes(8, 8, 2, seed=0), 0.1, seed=0)
+        restored = mrf.denoise(
+            noisy, 1.0, 0.1, method="gibbs", n_sweeps=5, t_start=1e300, t_end=1e-320, seed=0
+        )
+        assert set(np.unique(restored)) <= {-1.0, 1.0}
+        schedule = mrf._anneal_schedule(5, 1e300, 1e-320)
+        assert schedule[0] == 1e300 and schedule[-1] == 1e-320 and min(schedule) > 0
+
+
+class TestInpaintMask:
+    def test_nan_under_the_mask_is_accepted(self):
+        image = mrf.make_shapes(8, 8, 2, seed=0)
+        mask = np.zeros((8, 8), dtype=bool)
+        mask[2:5, 3:6] = True
+        holes = image.copy()
+        holes[mask] = np.nan
+        for data, where in ((holes, mask), (torch.as_tensor(holes), torch.as_tensor(mask))):
+            filled = np.asarray(mrf.inpaint(data, where, 0.8, n_sweeps=5, seed=0, device=CPU))
+            assert np.isfinite(filled).all() and set(np.unique(filled)) <= {-1.0, 1.0}
+            np.testing.assert_array_equal(filled[~mask], image[~mask])
+
+    def test_nan_outside_the_mask_is_an_error(self):
+        image = mrf.make_shapes(8, 8, 2, seed=0)
+        image[0, 0] = np.nan
+        mask = np.zeros((8, 8), dtype=bool)
+        mask[4, 4] = True
+        with pytest.raises(ValueError, match="observed pixels"):
+            mrf.inpaint(image, mask, 0.8)
+        image[0, 0] = 0.0
+        with pytest.raises(ValueError, match=r"image \(observed pixels.*-1 and \+1"):
+            mrf.inpaint(image, mask, 0.8)
+
+    def test_an_all_missing_image_samples_the_prior(self):
+        filled = mrf.inpaint(np.full((4, 4), np.nan), np.ones((4, 4), bool), 0.5, n_sweeps=3)
+        assert set(np.unique(filled)) <= {-1.0, 1.0}
+
+    @pytest.mark.parametrize(("h", "expected"), [(0.0, 0.0), (1e-300, math.tanh(1.0))])
+    def test_zero_neighbour_sum_at_huge_beta(self, h, expected):
+        # The missing pixel sits between +1 and -1: its local field is β h, so its mean is
+        # tanh(β h) (0 for h = 0; tanh(1) for β h = 1), not -1 as 0·inf = NaN once gave.
+        image = np.array([[1.0, np.nan, -1.0]])
+        mask = np.array([[False, True, False]])
+        samples = mrf.inpaint(image, mask, 1e300, h=h, n_sweeps=1, n_samples=4000, seed=0)
+        mean, se = _spin_mean_and_se(samples[:, 0, 1])
+        assert abs(mean - expected) < 5 * se
+
+
+class TestPottsAtExtremes:
+    def test_potts_energy_in_float64_at_huge_beta(self):
+        labels = np.zeros((4, 4), dtype=np.int64)
+        scores = np.full((2, 4, 4), -1.0)
+        assert mrf.potts_energy(labels, scores, 1e300) == pytest.approx(16 - 1e300 * 24)
+        # Opposite terms near 1e308 do not overflow to inf - inf.
+        assert mrf.potts_energy(labels, np.full((2, 4, 4), -1e307), 1e308) == pytest.approx(
+            16e307 - 24e308
+        )
+
+    @pytest.mark.parametrize("method", ["mean-field", "icm"])
+    @pytest.mark.parametrize("beta", [1e300, 1e308])
+    def test_segmentation_at_huge_beta_is_finite(self, method, beta):
+        image = np.random.default_rng(0).random((6, 6, 3))
+        labels, details = mrf.potts_segment(
+            image, 2, beta, method=method, seed=0, return_details=True, device=CPU
+        )
+        assert labels.shape == (6, 6)
+        assert np.isfinite(details["marginals"]).all()  # no inf - inf in the softmax
+        np.testing.assert_allclose(details["marginals"].sum(-1), 1.0)
+        if beta == 1e300:  # (at 1e308, β times 60 pairs is itself beyond float64)
+            assert all(np.isfinite(v) for v in details["objective"] + details["energy"])
+
+    def test_a_degenerate_colour_model_is_lifted(self):
+        class Model:
+            weights_ = np.array([0.5, 0.5])
+            means_ = np.array([[0.2, 0.2, 0.2], [0.8, 0.8, 0.8]])
+            covariances_ = np.zeros((2, 3, 3))  # singular: lifted to the 1e-9 floor
+
+        image = np.where(np.arange(36).reshape(6, 6, 1) < 18, 0.2, 0.8) * np.ones(3)
+        labels = mrf.potts_segment(image, 2, 1.0, Model(), em_iter=0, device=CPU)
+        np.testing.assert_array_equal(labels.ravel(), np.repeat([0, 1], 18))
+
+
+class TestChainDiagnosticsAtExtremes:
+    @pytest.mark.parametrize("scale", [1e300, 1e-170, 1e-300])
+    def test_autocorrelation_is_scale_free(self, scale):
+        series = np.random.default_rng(0).normal(size=50)
+        np.testing.assert_allclose(
+            mrf.autocorrelation(series * scale), mrf.autocorrelation(series), atol=1e-12
+        )
+        tau = mrf.integrated_autocorrelation_time(series * scale)
+        assert tau == pytest.approx(mrf.integrated_autocorrelation_time(series))
+
+    def test_integrated_autocorrelation_time_is_not_negative(self):
+        assert mrf.integrated_autocorrelation_time(np.array([1.0, -1.0, 1.0, 0.0])) >= 0.0
+
+
+_IMG = mrf.make_shapes(8, 8, 2, seed=0)
+_MASK = np.zeros((8, 8), dtype=bool)
+_MASK[2, 2] = True
+_PIXELS = np.random.default_rng(0).random((6, 6, 3))
+
+
+class _BadModel:
+    weights_ = np.array([0.5, 0.5])
+    means_ = np.zeros((2, 3))
+    covariances_ = np.stack([-np.eye(3)] * 2)
+
+
+_BAD_INPUTS = [
+    # (call, exception, message fragment)
+    (lambda: mrf.ising_gibbs((4, 4), 1.0, 1, seed=2**64), ValueError, "seed"),
+    (lambda: mrf.ising_gibbs((4, 4), ["a", "b"], 1), TypeError, "beta"),
+    (lambda: mrf.ising_gibbs((4, 4), np.array(1e309 / 1e309), 1), TypeError, "beta"),
+    (lambda: mrf.ising_gibbs((2, 4, 4), [1.0, float("nan")], 1), ValueError, "beta"),
+    (lambda: mrf.ising_gibbs("44", 1.0, 1), TypeError, "spins_or_shape"),
+    (lambda: mrf.ising_gibbs((10**6, 10**6), 1.0, 1, device=CPU), ValueError, "memory"),
+    (lambda: mrf.ising_gibbs(np.ones((4, 4), bool), 1.0, 1), TypeError, "2 \\* spins_or_shape"),
+    (lambda: mrf.ising_gibbs(np.ones((1, 1)), 1.0, 1), ValueError, "spins_or_shape"),
+    (lambda: mrf.ising_gibbs((4, 4), 1.0, -1), ValueError, "n_sweeps"),
+    (lambda: mrf.ising_gibbs((4, 4), 1.0, 1, J=(1, 2, 3)), ValueError, "J"),
+    (lambda: mrf.ising_energy(np.zeros((4, 4))), ValueError, "spins must contain only"),
+    (lambda: mrf.magnetization(np.ones((0, 4))), ValueError, "spins is empty"),
+    (lambda: mrf.onsager_energy("a"), TypeError, "beta"),
+    (lambda: mrf.onsager_energy(True), TypeError, "beta"),
+    (lambda: mrf.onsager_magnetization(-1.0), ValueError, "beta"),
+    (lambda: mrf.onsager_energy(0.5, J=0.0), ValueError, "J must be > 0"),
+    (lambda: mrf.ising_exact(np.array([2, 2]), 1.0), TypeError, "shape"),
+    (lambda: mrf.ising_exact((1, 4), 1.0), ValueError, "shape"),
+    (lambda: mrf.ising_exact((5, 5), 1.0), ValueError, "shape"),
+    (lambda: mrf.ising_exact((2, 2), 1.0, h=float("nan")), ValueError, "h must be finite"),
+    (lambda: mrf.spin_configurations(0), ValueError, "n_sites"),
+    (lambda: mrf.denoise_exact(_IMG, 1.0, 0.1), ValueError, "noisy has 64 pixels"),
+    (lambda: mrf.noise_coupling(0.5), ValueError, "noise_rate"),
+    (lambda: mrf.flip_noise(_IMG, 1.5), ValueError, "noise_rate"),
+    (lambda: mrf.flip_noise(_IMG > 0, 0.1), TypeError, "2 \\* image"),
+    (lambda: mrf.denoise(_IMG, 1.0, 0.1, method="icm", burn_in=-1), ValueError, "burn_in"),
+    (lambda: mrf.denoise(_IMG, 1.0, 0.1, method="icm", t_end=0.0), ValueError, "t_end"),
+    (lambda: mrf.denoise(_IMG, 1.0, 0.1, n_iter=0), ValueError, "n_iter"),
+    (lambda: mrf.denoise(np.ones((0, 5)), 1.0, 0.1), ValueError, "noisy is empty"),
+    (lambda: mrf.denoise(np.ones((2, 5, 5)), 1.0, 0.1), ValueError, "noisy must have 2"),
+    (lambda: mrf.denoise(_IMG, float("inf"), 0.1), TypeError, "beta"),
+    (lambda: mrf.denoise_energy(_IMG, _IMG, 1.0, 1e-400), ValueError, "noise_rate"),
+    (lambda: mrf.mean_field_marginals(_IMG, 1.0, 0.1, tol=float("nan")), TypeError, "tol"),
+    (lambda: mrf.mean_field_marginals(_IMG, 1.0, 0.1, tol=-1.0), ValueError, "tol"),
+    (lambda: mrf.posterior_marginals(_IMG, 1.0, 0.1, n_chains=0), ValueError, "n_chains"),
+    (
+        lambda: mrf.estimate_noise_rate(_IMG, 1.0, method="mean-field", n_sweeps=0),
+        ValueError,
+        "n_sweeps",
+    ),
+    (lambda: mrf.estimate_noise_rate(_IMG, 1.0, tol=float("nan")), TypeError, "tol"),
+    (lambda: mrf.estimate_noise_rate(_IMG, 1.0, init=0.5), ValueError, "init"),
+    (lambda: mrf.inpaint(_IMG, _MASK.astype(int), 1.0), TypeError, "mask"),
+    (lambda: mrf.inpaint(_IMG, _MASK[:4], 1.0), ValueError, "mask"),
+    (lambda: mrf.inpaint(_IMG, _MASK, 1.0, n_samples=0), ValueError, "n_samples"),
+    (lambda: mrf.fit_pseudo_likelihood(np.stack([_IMG, _IMG]), max_iter=0), ValueError, "max_iter"),
+    (lambda: mrf.fit_pseudo_likelihood(np.stack([_IMG, _IMG]), tol=-1.0), ValueError, "tol"),
+    (lambda: mrf.potts_energy(np.full((4, 4), 2), np.zeros((2, 4, 4)), 1.0), ValueError, r"0\.\.1"),
+    (lambda: mrf.potts_energy(np.full((4, 4), -1), np.zeros((2, 4, 4)), 1.0), ValueError, "labels"),
+    (
+        lambda: mrf.potts_energy(np.zeros((3, 3), int), np.zeros((2, 4, 4)), 1.0),
+        ValueError,
+        "shape",
+    ),
+    (lambda: mrf.potts_energy(np.zeros((4, 4)), np.zeros((2, 4, 4)), 1.0), TypeError, "labels"),
+    (lambda: mrf.potts_segment(_PIXELS, 0, 1.0), ValueError, "n_labels"),
+    (lambda: mrf.potts_segment(_PIXELS * 1e300, 2, 1.0), ValueError, "rescale the image"),
+    (lambda: mrf.potts_segment(_PIXELS, 2, 1.0, _BadModel()), ValueError, "positive semi"),
+    (lambda: mrf.potts_segment(_PIXELS, 2, 1.0, method="bp"), ValueError, "method"),
+    (lambda: mrf.potts_segment(_PIXELS, 2, -1.0), ValueError, "beta"),
+    (lambda: mrf.autocorrelation(np.array([1.0, 1.0, 1.0])), ValueError, "constant"),
+    (lambda: mrf.autocorrelation(np.array([1 + 1j, 2j])), TypeError, "series"),
+    (lambda: mrf.integrated_autocorrelation_time(np.arange(5.0), 0.0), ValueError, "window"),
+    (lambda: mrf.make_shapes(1, 5), ValueError, "height"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), _BAD_INPUTS)
+def test_bad_inputs_raise_clear_errors_table(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+_SEEDED = {
+    "ising_gibbs": lambda seed: mrf.ising_gibbs((4, 4), 0.5, 1, seed=seed, device=CPU),
+    "flip_noise": lambda seed: mrf.flip_noise(_IMG, 0.1, seed=seed),
+    "denoise icm": lambda seed: mrf.denoise(_IMG, 1.0, 0.1, method="icm", seed=seed),
+    "denoise gibbs": lambda seed: mrf.denoise(_IMG, 1.0, 0.1, method="gibbs", seed=seed),
+    "denoise min-cut": lambda seed: mrf.denoise(_IMG, 1.0, 0.1, method="min-cut", seed=seed),
+    "posterior_marginals": lambda seed: mrf.posterior_marginals(_IMG, 1.0, 0.1, seed=seed),
+    "estimate_noise_rate": lambda seed: mrf.estimate_noise_rate(_IMG, 1.0, seed=seed),
+    "inpaint": lambda seed: mrf.inpaint(_IMG, _MASK, 1.0, seed=seed),
+    "potts_segment": lambda seed: mrf.potts_segment(_PIXELS, 2, 1.0, seed=seed),
+    "make_shapes": lambda seed: mrf.make_shapes(8, 8, seed=seed),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SEEDED))
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [(True, TypeError), (1.0, TypeError), ("1", TypeError), (-1, ValueError), (2**70, ValueError)],
+)
+def test_every_seed_is_checked(name, seed, error):
+    with pytest.raises(error, match="seed"):
+        _SEEDED[name](seed)
