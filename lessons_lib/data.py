@@ -47,7 +47,6 @@ import gzip
 import hashlib
 import http.client
 import math
-import numbers
 import os
 import socket
 import tempfile
@@ -64,7 +63,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lessons_lib.checks import as_tensor, check_images, check_int, check_one_of, check_positive
+from lessons_lib.checks import (
+    as_tensor,
+    check_images,
+    check_int,
+    check_one_of,
+    check_positive,
+    check_seed,
+)
 from lessons_lib.device import resolve_device
 
 __all__ = [
@@ -1221,14 +1227,8 @@ _MAX_COORD = 1e30
 
 
 def _check_seed(seed: object) -> int | None:
-    """None or an integer in [0, 2**32), like ``seed_everything``."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be None or an integer, got {seed!r}.")
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}.")
-    return int(seed)
+    """None or an integer in [0, 2**32), like ``seed_everything`` (the course's one validator)."""
+    return check_seed(seed, max_value=2**32 - 1)
 
 
 def _check_scale(value: object, name: str, *, strict: bool = True, limit: float) -> float:

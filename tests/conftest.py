@@ -1,4 +1,5 @@
-"""Shared test set-up: tests run on the CPU, headless, in a private data folder."""
+"""Shared test set-up: tests run on the CPU, headless; they share the cache in data/ (or
+$LESSONS_DATA_DIR), and tests that need an empty data folder make their own."""
 
 from __future__ import annotations
 

@@ -507,9 +507,21 @@ class TestToySetsAndPhotosRobustness:
             (lambda: data.grid_centers(10**6, 1e30), ValueError, "half-width"),
             (lambda: data.make_ring(10, std=1e300), ValueError, "std must be at most"),
             (lambda: data.make_moons(10, noise=1e300), ValueError, "noise must be at most"),
-            (lambda: data.make_ring(10, seed=1.5), TypeError, "seed must be None or an integer"),
-            (lambda: data.make_ring(10, seed=2**70), ValueError, r"seed must be in \[0, 2\*\*32\)"),
-            (lambda: data.make_moons(10, seed=-1), ValueError, r"seed must be in \[0, 2\*\*32\)"),
+            (
+                lambda: data.make_ring(10, seed=1.5),
+                TypeError,
+                "seed must be None or a non-negative",
+            ),
+            (
+                lambda: data.make_ring(10, seed=2**70),
+                ValueError,
+                r"seed must be an integer in \[0, 4294967295\]",
+            ),
+            (
+                lambda: data.make_moons(10, seed=-1),
+                ValueError,
+                r"seed must be an integer in \[0, 4294967295\]",
+            ),
             (lambda: data.make_mixture_2d(10, seed=True), TypeError, "seed must be None"),
             (lambda: data.load_photo("china", downscale=1000), ValueError, "downscale must be at"),
             (lambda: data.load_photo(["china"]), TypeError, "name must be a string"),
@@ -538,5 +550,5 @@ class TestToySetsAndPhotosRobustness:
         x, _ = data.load_digits("train", device="cpu")
         with pytest.raises(TypeError, match="hflip must be True or False"):
             data.augment(x[:2], hflip="no")
-        with pytest.raises(TypeError, match="seed must be None or an integer"):
+        with pytest.raises(TypeError, match="seed must be None or a non-negative integer"):
             data.augment(x[:2], seed=0.5)
