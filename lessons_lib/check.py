@@ -6,6 +6,11 @@ implementation (which is itself tested against scikit-learn or exact results) an
 
     from lessons_lib import check
     check.gaussian_log_density(my_log_density)   # prints "correct" or a hint
+
+Every check first validates its arguments, before calling anything: ``fn`` must be a
+callable (``TypeError`` otherwise: pass the function, not its result) and ``seed``, where
+there is one, an integer in ``[0, 2**63 - 1]`` (``TypeError`` for a float, a bool, a string
+or None; ``ValueError`` when negative or larger).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from lessons_lib.checks import check_seed
+
 __all__ = [
     "em_step",
     "gaussian_kl",
@@ -23,6 +30,26 @@ __all__ = [
     "reparameterize",
     "responsibilities",
 ]
+
+
+def _check_fn(fn: object, check_name: str) -> Callable:
+    """Check the learner's answer is a function, before anything is computed or printed."""
+    if not callable(fn):
+        # The usual slip is passing the function's *result*: say how to pass the function.
+        raise TypeError(
+            f"fn must be your function (a def or a lambda), got {type(fn).__name__} "
+            f"{fn!r:.60}. Pass the function itself, without calling it: "
+            f"check.{check_name}(my_function), not check.{check_name}(my_function(...))."
+        )
+    return fn
+
+
+def _check_arguments(fn: object, seed: object, check_name: str) -> int:
+    """Validate ``fn`` (a callable) and ``seed`` (an integer in [0, 2**63 - 1], not None:
+    a check is reproducible); return the seed as an int."""
+    _check_fn(fn, check_name)
+    # The course's one seed validator: 1.9 is not truncated, -1 and True are refused.
+    return check_seed(seed, "seed", allow_none=False)
 
 
 def _report(ok: bool, name: str, hint: str) -> bool:
@@ -56,6 +83,7 @@ def gaussian_log_density(fn: Callable, *, seed: int = 0) -> bool:
 
     ``X`` is (N, D), ``mean`` (D,), ``cov`` (D, D); NumPy arrays in float64.
     """
+    seed = _check_arguments(fn, seed, "gaussian_log_density")
     from scipy.stats import multivariate_normal
 
     rng = np.random.default_rng(seed)
@@ -70,6 +98,7 @@ def gaussian_log_density(fn: Callable, *, seed: int = 0) -> bool:
 
 def responsibilities(fn: Callable, *, seed: int = 0) -> bool:
     """Check ``fn(X, weights, means, covariances)`` → (N, K) posterior probabilities γ."""
+    seed = _check_arguments(fn, seed, "responsibilities")
     from lessons_lib.gmm import GaussianMixture
 
     rng = np.random.default_rng(seed)
@@ -87,6 +116,7 @@ def em_step(fn: Callable, *, seed: int = 0) -> bool:
     Shapes: ``X`` (N, D), ``weights`` (K,), ``means`` (K, D), ``covariances`` (K, D, D); it
     returns ``(weights, means, covariances)`` with the same shapes (no covariance floor).
     """
+    seed = _check_arguments(fn, seed, "em_step")
     from lessons_lib.gmm import GaussianMixture
 
     rng = np.random.default_rng(seed)
@@ -115,6 +145,7 @@ def ising_conditional(fn: Callable) -> bool:
     ``neighbour_sum`` is an array of sums of the four neighbouring spins; ``beta`` and ``h``
     are floats (energy -β Σ x_i x_j - h Σ x_i, spins ±1).
     """
+    _check_fn(fn, "ising_conditional")
     sums = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
     ok = True
     for beta, h in [(0.3, 0.0), (0.44, 0.1), (1.0, -0.5)]:
@@ -129,6 +160,7 @@ def gaussian_kl(fn: Callable, *, seed: int = 0) -> bool:
 
     ``mu`` and ``logvar`` are (N, L) torch tensors.
     """
+    seed = _check_arguments(fn, seed, "gaussian_kl")
     gen = torch.Generator().manual_seed(seed)
     mu = torch.randn(8, 4, generator=gen, dtype=torch.float64)
     logvar = torch.randn(8, 4, generator=gen, dtype=torch.float64)
@@ -142,6 +174,7 @@ def gaussian_kl(fn: Callable, *, seed: int = 0) -> bool:
 
 def reparameterize(fn: Callable, *, seed: int = 0) -> bool:
     """Check ``fn(mu, logvar, eps)`` → z = mu + sigma * eps with sigma = exp(logvar / 2)."""
+    seed = _check_arguments(fn, seed, "reparameterize")
     gen = torch.Generator().manual_seed(seed)
     mu, logvar, eps = (torch.randn(5, 3, generator=gen) for _ in range(3))
     want = (mu + (0.5 * logvar).exp() * eps).numpy()

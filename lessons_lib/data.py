@@ -1226,6 +1226,35 @@ def load_photo(name: str, *, downscale: int = 1) -> np.ndarray:
 _MAX_COORD = 1e30
 
 
+#: Sanity bounds on sizes. The course draws at most a few thousand points from 8 to 25 modes;
+#: beyond these bounds an array would hold more than 2**31 values (8 GiB in float32, twice
+#: that in the float64 intermediates), more memory than a course machine has. Checked before
+#: any work, so an absurd size fails at once with a message instead of deep inside torch.
+MAX_POINTS = 2**30  # n (points of shape (n, 2)) and n_modes (centres of shape (n_modes, 2))
+MAX_PER_SIDE = 2**15  # n_per_side: the grid has n_per_side**2 <= 2**30 centres
+MAX_ELEMENTS = 2**31  # values in the output of ``augment`` (copies · N · C · H · W)
+
+
+def _check_count(value: object, name: str, *, min_value: int, max_value: int, why: str) -> int:
+    """An integer in ``[min_value, max_value]``; ``why`` says what the upper bound protects."""
+    value = check_int(value, name, min_value=min_value)
+    if value > max_value:
+        raise ValueError(
+            f"{name} must be at most {max_value} ({why}), got {value}. Pass a smaller {name}."
+        )
+    return value
+
+
+def _check_n_points(n: object, *, min_value: int = 1) -> int:
+    return _check_count(
+        n,
+        "n",
+        min_value=min_value,
+        max_value=MAX_POINTS,
+        why="2**30 points of 2 coordinates already fill 8 GiB",
+    )
+
+
 def _check_seed(seed: object) -> int | None:
     """None or an integer in [0, 2**32), like ``seed_everything`` (the course's one validator)."""
     return check_seed(seed, max_value=2**32 - 1)
@@ -1251,9 +1280,16 @@ def _generator(seed: int | None) -> torch.Generator:
 def ring_centers(n_modes: int = 8, radius: float = 2.0) -> torch.Tensor:
     """Centres of ``n_modes`` Gaussians evenly spaced on a circle: shape (n_modes, 2).
 
-    ``radius`` must be finite, > 0 and at most 1e30 (the result is float32).
+    ``n_modes`` is at most ``MAX_POINTS`` (2**30); ``radius`` must be finite, > 0 and at most
+    1e30 (the result is float32).
     """
-    n_modes = check_int(n_modes, "n_modes", min_value=1)
+    n_modes = _check_count(
+        n_modes,
+        "n_modes",
+        min_value=1,
+        max_value=MAX_POINTS,
+        why="2**30 centres of 2 coordinates already fill 8 GiB",
+    )
     radius = _check_scale(radius, "radius", limit=_MAX_COORD)
     angles = torch.arange(n_modes, dtype=torch.float64) * (2 * np.pi / n_modes)
     return (radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)).float()
@@ -1262,17 +1298,28 @@ def ring_centers(n_modes: int = 8, radius: float = 2.0) -> torch.Tensor:
 def grid_centers(n_per_side: int = 5, spacing: float = 2.0) -> torch.Tensor:
     """Centres of a square grid of Gaussians, centred on 0: shape (n_per_side**2, 2).
 
-    ``spacing`` must be finite and > 0, and the grid's half-width
-    ``(n_per_side - 1) / 2 · spacing`` at most 1e30 (the result is float32).
+    ``n_per_side`` is at most ``MAX_PER_SIDE`` (2**15, i.e. 2**30 centres); ``spacing`` must
+    be finite and > 0, and the grid's half-width ``(n_per_side - 1) / 2 · spacing`` at most
+    1e30 (the result is float32).
     """
     n_per_side = check_int(n_per_side, "n_per_side", min_value=1)
     spacing = check_positive(spacing, "spacing")
-    half_width = (n_per_side - 1) / 2 * spacing
+    try:
+        half_width = (n_per_side - 1) / 2 * spacing
+    except OverflowError:  # (n_per_side - 1) / 2 beyond float64: far beyond the limit too
+        half_width = math.inf
     if half_width > _MAX_COORD:
         raise ValueError(
             f"spacing={spacing:g} with n_per_side={n_per_side} makes a grid of half-width "
             f"{half_width:g}, beyond {_MAX_COORD:g} (the points are float32 and would overflow)."
         )
+    n_per_side = _check_count(
+        n_per_side,
+        "n_per_side",
+        min_value=1,
+        max_value=MAX_PER_SIDE,
+        why="the grid has n_per_side**2 centres, and 2**30 of them already fill 8 GiB",
+    )
     # float64 ticks, then float32: the products stay exact to float32 rounding.
     ticks = (torch.arange(n_per_side, dtype=torch.float64) - (n_per_side - 1) / 2) * spacing
     gx, gy = torch.meshgrid(ticks.float(), ticks.float(), indexing="ij")
@@ -1282,7 +1329,7 @@ def grid_centers(n_per_side: int = 5, spacing: float = 2.0) -> torch.Tensor:
 def _mixture_of_centers(
     centers: torch.Tensor, n: int, std: float, seed: int | None, device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    n = check_int(n, "n", min_value=1)
+    n = _check_n_points(n)
     _check_scale(std, "std", limit=_MAX_COORD / 10)
     gen = _generator(seed)
     labels = torch.randint(len(centers), (n,), generator=gen)
@@ -1302,11 +1349,14 @@ def make_ring(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Points from a ring of ``n_modes`` equal Gaussians (the classic GAN mode-collapse toy).
 
+    ``n`` is at most ``MAX_POINTS`` (2**30): more points would not fit in memory.
+
     Returns
     -------
     points : Tensor, shape (n, 2), float32
     labels : Tensor, shape (n,), int64: the mode each point came from
     """
+    n = _check_n_points(n)  # before the centres are computed
     return _mixture_of_centers(ring_centers(n_modes, radius), n, std, seed, device)
 
 
@@ -1321,11 +1371,14 @@ def make_grid(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Points from a square grid of equal Gaussians (25 modes by default).
 
+    ``n`` is at most ``MAX_POINTS`` (2**30): more points would not fit in memory.
+
     Returns
     -------
     points : Tensor, shape (n, 2), float32
     labels : Tensor, shape (n,), int64
     """
+    n = _check_n_points(n)  # before the centres are computed
     return _mixture_of_centers(grid_centers(n_per_side, spacing), n, std, seed, device)
 
 
@@ -1338,6 +1391,8 @@ def make_moons(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two interleaving half circles (scikit-learn's ``make_moons``) as tensors.
 
+    ``n`` is at most ``MAX_POINTS`` (2**30): more points would not fit in memory.
+
     Returns
     -------
     points : Tensor, shape (n, 2), float32
@@ -1345,7 +1400,7 @@ def make_moons(
     """
     from sklearn.datasets import make_moons as sk_make_moons
 
-    n = check_int(n, "n", min_value=2)
+    n = _check_n_points(n, min_value=2)
     noise = _check_scale(noise, "noise", strict=False, limit=_MAX_COORD / 10)
     seed = _check_seed(seed)
     points, labels = sk_make_moons(n, noise=noise, random_state=seed)
@@ -1373,12 +1428,14 @@ def make_mixture_2d(
 
     Its parameters are public so that a fit can be compared with the truth.
 
+    ``n`` is at most ``MAX_POINTS`` (2**30): more points would not fit in memory.
+
     Returns
     -------
     points : Tensor, shape (n, 2), float64
     labels : Tensor, shape (n,), int64: the component each point came from
     """
-    n = check_int(n, "n", min_value=1)
+    n = _check_n_points(n)
     gen = _generator(seed)
     weights = torch.as_tensor(MIXTURE_2D["weights"])
     means = torch.as_tensor(MIXTURE_2D["means"])
@@ -1420,7 +1477,8 @@ def augment(
     max_scale : float in [0, 1)
     hflip : bool
     copies : int
-        Stack this many independently augmented copies of the batch.
+        Stack this many independently augmented copies of the batch; the result may hold at
+        most ``MAX_ELEMENTS`` (2**31) values.
     seed : int, optional
 
     Returns
@@ -1435,6 +1493,15 @@ def augment(
     if max_scale >= 1:
         raise ValueError(f"max_scale must lie in [0, 1), got {max_scale}.")
     copies = check_int(copies, "copies", min_value=1)
+    per_copy = images.numel() if isinstance(images, torch.Tensor) else images.size
+    if copies * per_copy > MAX_ELEMENTS:
+        # Python integers: the product cannot overflow, however absurd ``copies`` is.
+        raise ValueError(
+            f"copies={copies} of a batch of {per_copy} values would make {copies * per_copy} "
+            f"values, more than {MAX_ELEMENTS} (2**31, 8 GiB in float32). Pass a smaller "
+            f"copies, at most {max(1, MAX_ELEMENTS // per_copy)} for this batch, or augment it "
+            "in chunks."
+        )
     seed = _check_seed(seed)
     x = as_tensor(images, dtype=torch.float32).repeat(copies, 1, 1, 1)
     n, _, height, width = x.shape

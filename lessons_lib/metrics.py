@@ -133,11 +133,43 @@ def _check_seed(seed: Any, *, allow_none: bool = False) -> int | None:
     return check_seed(seed, "seed", allow_none=allow_none, max_value=_MAX_SEED)
 
 
-def _check_count(value: Any, name: str, *, min_value: int, max_value: int = 2**53) -> int:
-    """An integer in [min_value, max_value]; the cap keeps it exact as a float64."""
+def _check_count(
+    value: Any,
+    name: str,
+    *,
+    min_value: int,
+    max_value: int = 2**53,
+    why: str = "beyond it a count is not exact as a float64",
+) -> int:
+    """An integer in [min_value, max_value]; by default the cap keeps it exact as a float64.
+
+    ``why`` says, in the error message, what the upper bound protects.
+    """
     value = check_int(value, name, min_value=min_value)
     if value > max_value:
-        raise ValueError(f"{name} must be <= {max_value}, got {value!r}.")
+        raise ValueError(f"{name} must be <= {max_value} ({why}), got {value!r}.")
+    return value
+
+
+#: Sanity bounds on sizes, far above any use in the course (batches of 64 to 1,024 images,
+#: 64 features, 10 classes). Beyond them one tensor would hold more than 2**31 values (8 GiB
+#: in float32), more memory than a course machine has; checked before any work, so an absurd
+#: value fails at once with a message instead of an overflow deep inside torch.
+MAX_BATCH_SIZE = 2**31  # rows per batch of a distance or feature computation
+MAX_UNITS = 2**20  # channels, hidden units or classes of a FeatureNet
+MAX_IMAGE_SIDE = 2**15  # height or width of a FeatureNet's input images
+MAX_ELEMENTS = 2**31  # values in one generated tensor, or weights of one FeatureNet
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    """A batch size in [1, MAX_BATCH_SIZE]; one larger than the data is a single batch."""
+    value = check_int(batch_size, "batch_size", min_value=1)
+    if value > MAX_BATCH_SIZE:
+        raise ValueError(
+            f"batch_size must be at most {MAX_BATCH_SIZE} (2**31: a batch that large would "
+            f"not fit in memory), got {value}. Any batch_size of at least the number of rows "
+            "computes everything in one batch."
+        )
     return value
 
 
@@ -273,12 +305,21 @@ class FeatureNet(nn.Module):
     Parameters
     ----------
     image_size : (int, int)
-        (H, W) of the single-channel input images.
+        (H, W) of the single-channel input images, each at most ``MAX_IMAGE_SIDE`` (2**15).
     channels : (int, int)
-        Channels of the two convolutions.
+        Channels of the two convolutions, each at most ``MAX_UNITS`` (2**20).
     hidden : int
-        Dimension F of the feature space.
+        Dimension F of the feature space, at most ``MAX_UNITS``.
     downsample : {"pool", "stride"}
+    n_classes : int
+        Number of logits, at most ``MAX_UNITS``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument, or a network of more than ``MAX_ELEMENTS`` (2**31) weights. Its
+        ``features`` and ``forward`` refuse a batch of the wrong shape, dtype or device, or
+        one holding NaN or inf.
     """
 
     def __init__(
@@ -291,11 +332,27 @@ class FeatureNet(nn.Module):
     ) -> None:
         super().__init__()
         check_one_of(downsample, "downsample", ("pool", "stride"))
-        height, width = _int_pair(image_size, "image_size")
-        c1, c2 = _int_pair(channels, "channels")
-        hidden = check_int(hidden, "hidden", min_value=1)
-        n_classes = check_int(n_classes, "n_classes", min_value=1)
+        side_bound = f"at most {MAX_IMAGE_SIDE} pixels (2**15)"
+        height, width = _int_pair(image_size, "image_size", MAX_IMAGE_SIDE, side_bound)
+        units_bound = f"at most {MAX_UNITS} (2**20)"
+        c1, c2 = _int_pair(channels, "channels", MAX_UNITS, units_bound)
+        units_why = "2**20; the course's networks have 64 features and 10 classes"
+        hidden = _check_count(hidden, "hidden", min_value=1, max_value=MAX_UNITS, why=units_why)
+        n_classes = _check_count(
+            n_classes, "n_classes", min_value=1, max_value=MAX_UNITS, why=units_why
+        )
         stride = 2 if downsample == "stride" else 1
+        shrink = 4 if downsample == "stride" else 2
+        flat = c2 * math.ceil(height / shrink) * math.ceil(width / shrink)
+        # Each bound alone still allows a network of 2**40 weights: bound the total too.
+        n_weights = 9 * (c1 + c1 * c2) + (flat + 1) * hidden + (hidden + 1) * n_classes
+        if n_weights > MAX_ELEMENTS:
+            raise ValueError(
+                f"FeatureNet(image_size={(height, width)}, channels={(c1, c2)}, "
+                f"hidden={hidden}, n_classes={n_classes}) would have {n_weights} weights, "
+                f"more than {MAX_ELEMENTS} (2**31, 8 GiB in float32). Reduce image_size, "
+                "channels, hidden or n_classes."
+            )
         layers: list[nn.Module] = []
         for c_in, c_out in ((1, c1), (c1, c2)):
             layers += [
@@ -307,14 +364,14 @@ class FeatureNet(nn.Module):
             layers.append(nn.MaxPool2d(2))
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.image_size = (height, width)
-        shrink = 4 if downsample == "stride" else 2
-        flat = c2 * math.ceil(height / shrink) * math.ceil(width / shrink)
         self.embed = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, n_classes)
         self.n_features = hidden
 
     def _check_input(self, images: Any) -> None:
-        # Shape, dtype and device only (no pass over the values): this runs on every batch.
+        # Shape, dtype and device, then one cheap pass for NaN/inf (no range check: this runs
+        # on every batch). A NaN would otherwise spread through BatchNorm and the max-pool
+        # into features that look like numbers only where ReLU happened to zero them.
         height, width = self.image_size
         if not isinstance(images, torch.Tensor):
             raise TypeError(
@@ -337,6 +394,12 @@ class FeatureNet(nn.Module):
                 f"images are on {images.device} but the network is on {weight.device}; "
                 f"move them with images.to({str(weight.device)!r})."
             )
+        if not bool(torch.isfinite(images).all()):
+            raise ValueError(
+                "images contains NaN or infinite values; the network needs finite pixels "
+                "(in [0, 1]). Check the model that produced them, e.g. with "
+                "torch.isfinite(images).all()."
+            )
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate activations: (N, 1, H, W) → (N, F)."""
@@ -348,11 +411,14 @@ class FeatureNet(nn.Module):
         return self.head(self.features(images))
 
 
-def _int_pair(value: Any, name: str) -> tuple[int, int]:
-    """Two positive integers, e.g. an (H, W) size or the channels of two layers."""
+def _int_pair(value: Any, name: str, max_value: int, bound: str) -> tuple[int, int]:
+    """Two positive integers, each at most ``max_value`` (``bound`` says it in words), e.g.
+    an (H, W) size or the channels of two layers."""
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
         raise TypeError(f"{name} must be a pair of positive integers, got {value!r}.")
     first, second = (check_int(v, name, min_value=1) for v in value)
+    if max(first, second) > max_value:
+        raise ValueError(f"{name} must hold two integers {bound}, got {value!r}.")
     return first, second
 
 
@@ -736,7 +802,7 @@ def features(
     """
     _check_dataset(dataset)
     _checked_images(images, "images", dataset)
-    batch_size = check_int(batch_size, "batch_size", min_value=1)
+    batch_size = _check_batch_size(batch_size)
     target = resolve_device(device)
     return _embed(feature_network(dataset, target), images, target, batch_size)
 
@@ -1080,7 +1146,7 @@ def precision_recall_from_features(
                 f"{name} needs more than k={k} points for k-NN radii; got {len(x)}. Pass a "
                 "smaller k or more points."
             )
-    batch_size = check_int(batch_size, "batch_size", min_value=1)
+    batch_size = _check_batch_size(batch_size)
     target = resolve_device(device)
     real, fake = _scaled_centred_pair(real_features, fake_features, target)
     return _precision_recall(real, fake, k, batch_size)
@@ -1551,7 +1617,7 @@ def nearest_train_distance(
     _checked_images(samples, "samples")
     _checked_images(train, "train")
     _check_same_image_shape(samples, "samples", train, "train")
-    batch_size = check_int(batch_size, "batch_size", min_value=1)
+    batch_size = _check_batch_size(batch_size)
     target = resolve_device(device)
     double = any(str(x.dtype) in ("float64", "torch.float64") for x in (samples, train))
     dtype = _float_dtype(target) if double else torch.float32
@@ -1769,13 +1835,24 @@ def uniform_noise_images(
     seed: int | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """``n`` images of independent Uniform(0, 1) pixels: a Tensor (n, *shape) on ``device``."""
+    """``n`` images of independent Uniform(0, 1) pixels: a Tensor (n, *shape) on ``device``.
+
+    The result may hold at most ``MAX_ELEMENTS`` (2**31) values: ``n · prod(shape)``.
+    """
     n = check_int(n, "n", min_value=1)
     if isinstance(shape, str) or not isinstance(shape, Sequence | torch.Size):
         raise TypeError(
             f"shape must be a sequence of positive integers such as (1, 8, 8), got {shape!r}."
         )
     shape = tuple(check_int(s, "shape", min_value=1) for s in shape)
+    total = n * math.prod(shape)  # Python integers: no overflow, however large
+    if total > MAX_ELEMENTS:
+        raise ValueError(
+            f"n={n} images of shape {shape} would hold {total} values, more than "
+            f"{MAX_ELEMENTS} (2**31, 8 GiB in float32). Pass a smaller n (at most "
+            f"{max(1, MAX_ELEMENTS // math.prod(shape))} for this shape) or a smaller shape, "
+            "or draw the images in chunks."
+        )
     generator = _generator(seed)
     target = resolve_device(device)
     noise = torch.rand((n, *shape), generator=generator)
@@ -1798,6 +1875,18 @@ COLUMNS = {
 }
 
 
+class _RowNotFoundError(KeyError, ValueError):
+    """No row of a :class:`MetricTable` has the name asked for.
+
+    A ``ValueError`` (a bad argument, like every other refusal of the library) that is also a
+    ``KeyError``, so that code written for the earlier ``KeyError`` still catches it.
+    """
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its argument: show the message as written.
+        return str(self.args[0]) if self.args else ""
+
+
 class MetricTable(list):
     """A list of row dicts (keys of ``COLUMNS``) that shows itself as a Markdown table."""
 
@@ -1806,13 +1895,24 @@ class MetricTable(list):
         self.meta = dict(meta or {})
 
     def row(self, name_start: str) -> dict[str, Any]:
-        """The first row whose name starts with ``name_start`` (e.g. ``"test set"``)."""
+        """The first row whose name starts with ``name_start`` (e.g. ``"test set"``).
+
+        Raises
+        ------
+        TypeError
+            ``name_start`` is not a str.
+        ValueError
+            No row's name starts with it (the error is also a ``KeyError``); it lists the rows.
+        """
         if not isinstance(name_start, str):
             raise TypeError(f"name_start must be a str, got {type(name_start).__name__}.")
         for row in self:
             if row["name"].startswith(name_start):
                 return row
-        raise KeyError(f"no row starts with {name_start!r}; rows: {[r['name'] for r in self]}")
+        raise _RowNotFoundError(
+            f"name_start={name_start!r} matches no row: no row name starts with it. The rows "
+            f"are {[r['name'] for r in self]}."
+        )
 
     def to_markdown(self) -> str:
         return to_markdown(self)

@@ -1,6 +1,7 @@
 """The exercise checks accept right answers and refuse wrong ones."""
 
 import numpy as np
+import pytest
 from scipy.special import logsumexp
 
 from lessons_lib import check
@@ -59,3 +60,54 @@ def test_wrong_answers_fail_with_a_hint(capsys):
     assert not check.reparameterize(lambda mu, lv, eps: mu + lv.exp() * eps)
     out = capsys.readouterr().out
     assert out.count("not yet") == 8 and "correct" not in out.replace("not yet", "")
+
+
+# --------------------------------------------------------------------------- round 2: arguments
+# Before: a non-callable ``fn`` failed with "'int' object is not callable" from inside the check,
+# and bad seeds reached NumPy or torch (``-1`` accepted by torch, ``True`` taken as 1, ``1.9``
+# and ``"1"`` refused with messages that did not name ``seed``).
+
+ALL_CHECKS = [
+    "em_step",
+    "gaussian_kl",
+    "gaussian_log_density",
+    "ising_conditional",
+    "reparameterize",
+    "responsibilities",
+]
+SEEDED_CHECKS = [name for name in ALL_CHECKS if name != "ising_conditional"]
+
+
+def _never_called(*args):
+    raise AssertionError("the learner's function was called despite a bad argument")
+
+
+class TestArgumentsAreCheckedFirst:
+    @pytest.mark.parametrize("name", ALL_CHECKS)
+    @pytest.mark.parametrize("fn", [3, None, "my_function", np.zeros(3)])
+    def test_a_non_callable_fn_is_a_clear_type_error(self, name, fn, capsys):
+        with pytest.raises(TypeError, match=rf"fn must be your function.*check\.{name}\("):
+            getattr(check, name)(fn)
+        assert capsys.readouterr().out == ""  # refused before any hint is printed
+
+    @pytest.mark.parametrize("name", SEEDED_CHECKS)
+    @pytest.mark.parametrize(
+        ("seed", "error"),
+        [(-1, ValueError), (2**63, ValueError), (1.9, TypeError), (True, TypeError),
+         ("1", TypeError), (None, TypeError)],
+    )  # fmt: skip
+    def test_a_bad_seed_is_refused_before_fn_is_called(self, name, seed, error, capsys):
+        with pytest.raises(error, match=r"seed must be"):
+            getattr(check, name)(_never_called, seed=seed)
+        assert capsys.readouterr().out == ""
+
+    def test_numpy_integer_seeds_and_other_callables_still_work(self, capsys):
+        assert check.gaussian_log_density(log_density, seed=np.int64(3))
+        assert check.gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1), seed=5)
+
+        class Solution:  # a callable object counts as a function
+            def __call__(self, s, beta, h):
+                return 1 / (1 + np.exp(-2 * (beta * s + h)))
+
+        assert check.ising_conditional(Solution())
+        assert capsys.readouterr().out.count("correct") == 3

@@ -552,3 +552,65 @@ class TestToySetsAndPhotosRobustness:
             data.augment(x[:2], hflip="no")
         with pytest.raises(TypeError, match="seed must be None or a non-negative integer"):
             data.augment(x[:2], seed=0.5)
+
+
+# --------------------------------------------------------------------------- round 2: size bounds
+# Before: an absurd size reached torch or NumPy and failed there ("Overflow when unpacking long
+# long", "int too big to convert", "Maximum allowed size exceeded"), naming no argument.
+
+
+class TestSizeBounds:
+    @pytest.mark.parametrize("huge", [10**20, 10**29])
+    @pytest.mark.parametrize(
+        "make", [data.make_ring, data.make_grid, data.make_moons, data.make_mixture_2d]
+    )
+    def test_a_huge_number_of_points_is_refused_by_name(self, make, huge):
+        with pytest.raises(ValueError, match=r"^n must be at most 1073741824 \(2\*\*30 points"):
+            make(huge, seed=0, device="cpu")
+
+    def test_the_point_bound_is_just_above_2_to_the_30(self):
+        with pytest.raises(ValueError, match=r"n must be at most"):
+            data.make_mixture_2d(data.MAX_POINTS + 1, seed=0, device="cpu")
+        assert data.MAX_POINTS == 2**30
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda: data.ring_centers(10**20),
+            lambda: data.ring_centers(data.MAX_POINTS + 1),
+            lambda: data.make_ring(10, n_modes=10**27, seed=0, device="cpu"),
+        ],
+    )
+    def test_a_huge_number_of_modes_is_refused_by_name(self, call):
+        with pytest.raises(ValueError, match=r"^n_modes must be at most 1073741824"):
+            call()
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda: data.grid_centers(10**20),
+            lambda: data.grid_centers(data.MAX_PER_SIDE + 1, 1e-3),
+            lambda: data.make_grid(10, n_per_side=10**29, seed=0, device="cpu"),
+        ],
+    )
+    def test_a_huge_grid_is_refused_by_name(self, call):
+        with pytest.raises(ValueError, match=r"^n_per_side must be at most 32768"):
+            call()
+
+    def test_a_grid_too_wide_for_float64_says_so(self):
+        # (n_per_side - 1) / 2 overflows a float: still the clear half-width error.
+        with pytest.raises(ValueError, match=r"n_per_side=10{400} makes a grid of half-width"):
+            data.grid_centers(10**400, 1.0)
+
+    @pytest.mark.parametrize("copies", [10**20, 10**22])
+    def test_a_huge_number_of_copies_is_refused_by_name(self, copies):
+        images = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        with pytest.raises(ValueError, match=rf"^copies={copies} of a batch of 256 values"):
+            data.augment(images, copies=copies, seed=0)
+
+    def test_copies_are_bounded_by_the_size_of_the_result(self):
+        images = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        most = data.MAX_ELEMENTS // images.numel()
+        with pytest.raises(ValueError, match=rf"at most {most} for this batch"):
+            data.augment(images, copies=most + 1, seed=0)
+        assert data.augment(images, copies=3, seed=0).shape == (12, 1, 8, 8)

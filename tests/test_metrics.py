@@ -849,3 +849,97 @@ def test_noise_seeds_accept_none_and_numpy_integers():
     assert torch.equal(a, metrics.add_gaussian_noise(_images(), 0.1, seed=7))
     assert metrics.uniform_noise_images(2, (1, 2, 2), seed=None).shape == (2, 1, 2, 2)
     assert metrics.NDB(4, seed=2**32 - 1).seed == 2**32 - 1
+
+
+# =========================================================================== round 2 regressions
+# Before: absurd sizes failed deep in torch ("Overflow when unpacking long long"), NaN/inf
+# images went through FeatureNet.features/forward silently, and MetricTable.row raised a bare
+# KeyError that did not name its argument.
+
+
+def _no_network(monkeypatch):
+    monkeypatch.setattr(
+        metrics, "_cached_network", lambda *a, **k: pytest.fail("feature network reached")
+    )
+
+
+class TestRound2SizeBounds:
+    @pytest.mark.parametrize("argument", ["hidden", "n_classes"])
+    @pytest.mark.parametrize("huge", [10**20, 10**28, metrics.MAX_UNITS + 1])
+    def test_feature_net_units_are_bounded(self, argument, huge):
+        with pytest.raises(ValueError, match=rf"^{argument} must be <= 1048576 \(2\*\*20"):
+            metrics.FeatureNet((8, 8), **{argument: huge})
+
+    def test_feature_net_channels_and_image_size_are_bounded(self):
+        with pytest.raises(ValueError, match=r"^channels must hold two integers at most"):
+            metrics.FeatureNet((8, 8), channels=(4, 10**20))
+        with pytest.raises(ValueError, match=r"^image_size must hold two integers at most"):
+            metrics.FeatureNet((10**20, 8))
+
+    def test_feature_net_total_weights_are_bounded(self):
+        # Every size within its own bound, but (4 · 16384²) · 64 weights in the first Linear.
+        with pytest.raises(ValueError, match=r"would have \d+ weights, more than 2147483648"):
+            metrics.FeatureNet((2**15, 2**15), channels=(4, 4), hidden=64)
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda b: metrics.features(_images(), device="cpu", batch_size=b),
+            lambda b: metrics.nearest_train_distance(_images(), _images(), batch_size=b),
+            lambda b: metrics.precision_recall_from_features(
+                np.eye(6), np.eye(6)[::-1], k=2, batch_size=b
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("huge", [10**20, 10**30, metrics.MAX_BATCH_SIZE + 1])
+    def test_batch_sizes_are_bounded(self, call, huge, monkeypatch):
+        _no_network(monkeypatch)
+        with pytest.raises(ValueError, match=r"^batch_size must be at most 2147483648"):
+            call(huge)
+
+    def test_a_batch_size_at_the_bound_is_one_batch(self):
+        x, y = _images(5), _images(7)
+        big = metrics.nearest_train_distance(x, y, batch_size=metrics.MAX_BATCH_SIZE)
+        small = metrics.nearest_train_distance(x, y, batch_size=2)
+        assert torch.equal(big.index, small.index) and torch.allclose(big.distance, small.distance)
+        rng = np.random.default_rng(0)
+        real, fake = rng.normal(size=(9, 3)), rng.normal(size=(8, 3))
+        assert metrics.precision_recall_from_features(
+            real, fake, batch_size=metrics.MAX_BATCH_SIZE
+        ) == metrics.precision_recall_from_features(real, fake, batch_size=3)
+
+    @pytest.mark.parametrize("n", [10**20, 10**27])
+    def test_uniform_noise_images_bounds_the_result_size(self, n):
+        with pytest.raises(ValueError, match=rf"^n={n} images of shape \(1, 8, 8\) would hold"):
+            metrics.uniform_noise_images(n, (1, 8, 8), seed=0)
+        with pytest.raises(ValueError, match=r"at most 1 for this shape"):
+            metrics.uniform_noise_images(2, (1, 2**15, 2**16), seed=0)
+
+
+class TestRound2FeatureNetInputs:
+    @pytest.mark.parametrize("method", ["features", "forward"])
+    @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+    def test_non_finite_images_are_refused(self, method, value):
+        net = metrics.FeatureNet((8, 8), channels=(4, 4), hidden=8).eval()
+        images = _images(12)
+        images[3, 0, 6, 6] = value
+        with pytest.raises(ValueError, match=r"^images contains NaN or infinite values"):
+            getattr(net, method)(images)
+
+    def test_finite_images_still_pass(self):
+        net = metrics.FeatureNet((8, 8), channels=(4, 4), hidden=8).eval()
+        assert net(_images(12)).shape == (12, 10)
+        assert net.features(_images(12)).shape == (12, 8)
+
+
+class TestRound2MetricTableRow:
+    def test_an_unknown_row_is_a_value_error_naming_name_start(self):
+        table = metrics.MetricTable([{"name": "test set"}, {"name": "noise"}])
+        with pytest.raises(ValueError, match=r"^name_start='blur' matches no row") as info:
+            table.row("blur")
+        # Still a KeyError for code written against the earlier behaviour, and shown unquoted.
+        assert isinstance(info.value, KeyError)
+        assert str(info.value).startswith("name_start=") and "'test set', 'noise'" in str(
+            info.value
+        )
+        assert table.row("noi") == {"name": "noise"}
