@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,16 +40,27 @@ from lessons_lib.checks import (
     as_numpy,
     as_tensor,
     check_array,
+    check_bool,
+    check_fits_dtype,
     check_images,
     check_int,
     check_labels,
     check_one_of,
     check_positive,
     check_probability,
+    check_seed,
     like_input,
 )
 from lessons_lib.device import resolve_device
-from lessons_lib.training import History, train_loop
+from lessons_lib.training import (
+    MAX_LOOP_SEED,
+    History,
+    TrainingDiverged,
+    check_adam,
+    check_callable,
+    check_count,
+    train_loop,
+)
 
 __all__ = [
     "ARCHS",
@@ -135,9 +147,12 @@ def recommended_epochs(
     ``ceil(steps / batches_per_epoch)`` with ``steps`` from :func:`recommended_settings`; the
     last incomplete batch is dropped, as :func:`train_gan` does.
     """
+    if not isinstance(model, GAN):
+        raise TypeError(f"model must be a lessons_lib.gan.GAN, got {type(model).__name__}.")
     settings = recommended_settings(model.arch, loss)
-    n_data = check_int(n_data, "n_data", min_value=1)
-    batch_size = check_int(batch_size or settings["batch_size"], "batch_size", min_value=1)
+    n_data = check_count(n_data, "n_data")
+    batch_size = settings["batch_size"] if batch_size is None else batch_size
+    batch_size = check_count(batch_size, "batch_size")
     batches = max(1, n_data // batch_size)
     return max(1, math.ceil(settings["steps"] / batches))
 
@@ -232,16 +247,33 @@ class MinibatchStd(nn.Module):
     """
 
     def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, …) features [+ (B,) integer labels, any values] → (B, C + 1, …)."""
+        if not isinstance(h, torch.Tensor):
+            raise TypeError(f"h must be a torch tensor (B, C, ...), got {type(h).__name__}.")
+        check_array(h, "h", ndim=(2, 3, 4), kinds="f")
+        if labels is not None:
+            if not isinstance(labels, torch.Tensor):
+                raise TypeError(f"labels must be a torch tensor (B,), got {type(labels).__name__}.")
+            check_labels(labels, "labels", n=len(h))
         flat = h.flatten(1)
+        # In units of the largest feature when it exceeds 1 (detached, so the gradient is
+        # unchanged): squares of 1e30 would overflow float32 and turn the spread into inf.
+        scale = flat.detach().abs().amax().clamp_min(1.0)
+        flat = flat / scale
         if labels is None:
             spread = flat.std(dim=0, unbiased=False).mean().expand(len(h))
         else:
-            onehot = F.one_hot(labels, int(labels.max()) + 1).to(flat.dtype)  # (B, K)
+            # Classes renumbered 0..K-1, so any integer labels work (and no huge one-hot).
+            _, index = torch.unique(labels, return_inverse=True)
+            onehot = F.one_hot(index, int(index.max()) + 1).to(flat.dtype)  # (B, K)
             counts = onehot.sum(0).clamp_min(1.0)[:, None]
             means = (onehot.T @ flat) / counts  # (K, F)
             variances = (onehot.T @ flat.square()) / counts - means.square()
-            per_class = variances.clamp_min(0.0).add(1e-8).sqrt().mean(dim=1)  # (K,)
-            spread = per_class[labels]
+            # The 1e-8 variance floor (keeps sqrt's gradient finite), in the scaled units.
+            floor = (1e-8 / scale.square()).clamp_min(torch.finfo(flat.dtype).tiny)
+            per_class = (variances.clamp_min(0.0) + floor).sqrt().mean(dim=1)  # (K,)
+            spread = per_class[index]
+        spread = spread * scale
         return torch.cat([h, spread.reshape(-1, *([1] * (h.ndim - 1))).expand_as(h[:, :1])], 1)
 
 
@@ -368,8 +400,13 @@ class GAN(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(data_shape, int) or not all(
-            isinstance(s, int | np.integer) and s >= 1 for s in data_shape
+        if (
+            isinstance(data_shape, str | bytes)
+            or not isinstance(data_shape, Sequence)
+            or not all(
+                isinstance(s, int | np.integer) and not isinstance(s, bool | np.bool_) and s >= 1
+                for s in data_shape
+            )
         ):
             raise TypeError(
                 f"data_shape must be a tuple of positive ints such as (2,) or (1, 8, 8), "
@@ -397,6 +434,13 @@ class GAN(nn.Module):
         width = check_int(width if width is not None else 128 if arch == "mlp" else 32, "width")
         if width < 2:
             raise ValueError(f"width must be >= 2, got {width}.")
+        pack = check_int(pack, "pack", min_value=1)
+        seed = check_seed(seed)
+        for flag, value in (("bounded", bounded), ("minibatch_std", minibatch_std)):
+            if value is not None:
+                check_bool(value, flag)
+        batch_norm = check_bool(batch_norm, "batch_norm")
+        _check_model_size(data_shape, latent_dim, n_classes, arch, width, pack)
         self.data_shape = data_shape
         self.latent_dim = latent_dim
         self.n_classes = n_classes
@@ -404,13 +448,13 @@ class GAN(nn.Module):
         self.width = width
         self.bounded = len(data_shape) == 3 if bounded is None else bool(bounded)
         self.minibatch_std = arch == "dcgan" if minibatch_std is None else bool(minibatch_std)
-        self.pack = check_int(pack, "pack", min_value=1)
+        self.pack = pack
         self.batch_norm = bool(batch_norm)
         if self.pack > 1 and (arch != "mlp" or n_classes is not None):
             raise ValueError("pack > 1 (PacGAN) is for unconditional arch='mlp' models only.")
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
-                torch.manual_seed(check_int(seed, "seed", min_value=0))
+                torch.manual_seed(seed)
             self.generator = _Generator(
                 data_shape, latent_dim, n_classes, arch, width, self.bounded, self.batch_norm
             )
@@ -436,26 +480,31 @@ class GAN(nn.Module):
     ) -> torch.Tensor:
         """Draw latent vectors z, shape (n, latent_dim), on the model's device.
 
-        ``truncation`` (the truncation trick): redraw every coordinate with
-        :math:`|z_j| > \\text{truncation}` until all lie inside, i.e. sample a truncated
-        normal. Smaller values trade variety for typical-looking samples. The draws use a CPU
-        generator seeded with ``seed``, so the same seed gives the same z on every device.
+        ``truncation`` (the truncation trick), any finite value > 0: every coordinate is drawn
+        from the standard normal truncated to :math:`[-t, t]`, i.e. conditioned on
+        :math:`|z_j| \\le t`. Smaller values trade variety for typical-looking samples. It is
+        sampled exactly by the inverse CDF, :math:`z = \\sqrt2\\,\\mathrm{erf}^{-1}(v\\,
+        \\mathrm{erf}(t/\\sqrt2))` with :math:`v \\sim U(-1, 1)`, in float64, so it takes the
+        same time for every t (a rejection loop would run for ever as t → 0) and keeps full
+        relative precision for tiny t. The draws use a CPU generator seeded with ``seed``, so
+        the same seed gives the same z on every device.
         """
-        n = check_int(n, "n", min_value=1)
+        n = check_count(n, "n")
+        _check_elements(n * self.latent_dim, "n")
+        seed = check_seed(seed)
         if truncation is not None:
             truncation = check_positive(truncation, "truncation")
         gen = torch.Generator().manual_seed(
-            int(seed) if seed is not None else int(torch.randint(2**62, ()).item())
+            seed if seed is not None else int(torch.randint(2**62, ()).item())
         )
-        z = torch.randn(n, self.latent_dim, generator=gen)
-        if truncation is not None:
-            outside = z.abs() > truncation
-            while outside.any():
-                z[outside] = torch.randn(int(outside.sum()), generator=gen)
-                outside = z.abs() > truncation
+        if truncation is None:
+            z = torch.randn(n, self.latent_dim, generator=gen)
+        else:
+            z = _truncated_normal((n, self.latent_dim), truncation, gen)
         return z.to(self.device)
 
     def _labels(self, labels, n: int, seed: int | None) -> torch.Tensor | None:
+        seed = check_seed(seed)
         if self.n_classes is None:
             if labels is not None:
                 raise ValueError("labels were given, but this GAN is not conditional (n_classes).")
@@ -465,7 +514,11 @@ class GAN(nn.Module):
                 (int(seed) + 1) if seed is not None else int(torch.randint(2**62, ()).item())
             )
             return torch.randint(self.n_classes, (n,), generator=gen).to(self.device)
-        if isinstance(labels, int | np.integer) and not isinstance(labels, bool):
+        if isinstance(labels, int | np.integer) and not isinstance(labels, bool | np.bool_):
+            if not 0 <= int(labels) < self.n_classes:
+                raise ValueError(
+                    f"labels must be a class in 0..{self.n_classes - 1}, got {int(labels)}."
+                )
             labels = torch.full((n,), int(labels), dtype=torch.int64)
         check_labels(labels, "labels", n=n, n_classes=self.n_classes)
         return as_tensor(labels, dtype=torch.int64, device=self.device)
@@ -478,7 +531,11 @@ class GAN(nn.Module):
         """
         if self.n_classes is None:
             raise ValueError("this GAN is not conditional: it has no class embeddings.")
-        n = 1 if isinstance(labels, int | np.integer) else len(labels)
+        if isinstance(labels, int | np.integer) and not isinstance(labels, bool | np.bool_):
+            n = 1
+        else:
+            check_labels(labels, "labels", n_classes=self.n_classes)
+            n = len(labels)
         with torch.no_grad():
             return self.generator.embed(self._labels(labels, n, seed=0)).clone()
 
@@ -497,6 +554,7 @@ class GAN(nn.Module):
         is on the model's device.
         """
         check_array(z, "z", ndim=2, shape=(None, self.latent_dim), kinds="f")
+        check_fits_dtype(z, "z", torch.float32)
         y = self._labels(labels, len(z), seed=0) if labels is not None else None
         if embedding is not None:
             if self.n_classes is None or labels is not None:
@@ -505,6 +563,7 @@ class GAN(nn.Module):
                 )
             width = self.generator.embed.embedding_dim
             check_array(embedding, "embedding", shape=(len(z), width), kinds="f")
+            check_fits_dtype(embedding, "embedding", torch.float32)
             embedding = as_tensor(embedding, dtype=torch.float32, device=self.device)
         elif self.n_classes is not None and y is None:
             raise ValueError("this GAN is conditional: pass labels (an int or one per z).")
@@ -513,9 +572,10 @@ class GAN(nn.Module):
         try:
             with torch.no_grad():
                 z = as_tensor(z, dtype=torch.float32, device=self.device)
-                return self.generator(z, y, embedding)
+                out = self.generator(z, y, embedding)
         finally:
             self.train(was_training)
+        return _finite_output(out, "z", z)
 
     def discriminate(
         self, x: ArrayLike, labels: ArrayLike | int | None = None
@@ -525,6 +585,7 @@ class GAN(nn.Module):
         numpy in, numpy out. Evaluation mode, no gradients.
         """
         check_array(x, "x", shape=(None, *self.data_shape), kinds="f")
+        check_fits_dtype(x, "x", torch.float32)
         if len(x) % self.pack:
             raise ValueError(f"x must hold whole packs of {self.pack} points, got {len(x)}.")
         y = self._labels(labels, len(x), seed=0) if labels is not None else None
@@ -534,12 +595,11 @@ class GAN(nn.Module):
         self.eval()
         try:
             with torch.no_grad():
-                logits = self.discriminator(
-                    as_tensor(x, dtype=torch.float32, device=self.device), y
-                )
+                xt = as_tensor(x, dtype=torch.float32, device=self.device)
+                logits = self.discriminator(xt, y)
         finally:
             self.train(was_training)
-        return like_input(logits, x)
+        return like_input(_finite_output(logits, "x", xt), x)
 
     def sample(
         self,
@@ -566,10 +626,85 @@ class GAN(nn.Module):
         -------
         Tensor, shape (n, *data_shape): images in [0, 1], vectors unbounded.
         """
-        n = check_int(n, "n", min_value=1)
+        n = check_count(n, "n")
+        _check_elements(n * max(self.latent_dim, math.prod(self.data_shape)), "n")
+        seed = check_seed(seed)
+        if truncation is not None:
+            check_positive(truncation, "truncation")
         y = self._labels(labels, n, seed)
         z = self.latent(n, seed=seed, truncation=truncation)
         return self.generate(z, y)
+
+
+def _truncated_normal(shape: tuple[int, ...], limit: float, gen: torch.Generator) -> torch.Tensor:
+    """Standard normal draws conditioned on ``|z| <= limit``, float32, by the inverse CDF.
+
+    :math:`z = \\sqrt2\\,\\mathrm{erf}^{-1}(v\\,\\mathrm{erf}(t/\\sqrt2))` with
+    :math:`v \\sim U(-1, 1)`: ``math.erf`` keeps full relative precision for tiny t (no
+    ``Phi(t) - Phi(-t)`` cancellation), and the work is the same for every t.
+    """
+    mass = math.erf(limit / math.sqrt(2.0))  # P(|Z| <= t)
+    v = 2.0 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1.0  # [-1, 1)
+    z = math.sqrt(2.0) * torch.special.erfinv(v * mass)
+    # erfinv(-1) = -inf (v = -1 when t is large, probability 2**-53); float64 resolution ends
+    # near |z| = 8.3 anyway, so 9 is a bound no real draw reaches.
+    bound = min(limit, 9.0)
+    z = z.clamp(-bound, bound).to(torch.float32)
+    # The float32 rounding of a value <= t may exceed t: clamp to the largest float32 <= t.
+    top = torch.tensor(bound, dtype=torch.float32)
+    if float(top) > bound:
+        top = torch.nextafter(top, torch.zeros((), dtype=torch.float32))
+    return torch.minimum(torch.maximum(z, -top), top)
+
+
+#: Most elements a single tensor of one call may have (4 GiB of float32).
+MAX_ELEMENTS = 2**30
+
+
+def _check_elements(count: int, name: str) -> None:
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name} is too large: the call would allocate {count:.3g} values (at most "
+            f"{MAX_ELEMENTS:.3g}); ask for fewer."
+        )
+
+
+def _finite_output(out: torch.Tensor, name: str, given: torch.Tensor) -> torch.Tensor:
+    """Refuse a NaN/inf result of finite inputs: float32 activations overflowed."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(
+            f"{name} is too large for this float32 network (max |{name}| = "
+            f"{float(given.abs().max()):.3g}): its activations overflowed to inf/NaN. Typical "
+            f"values are a few units; rescale {name}."
+        )
+    return out
+
+
+def _check_model_size(
+    data_shape: tuple[int, ...],
+    latent_dim: int,
+    n_classes: int | None,
+    arch: str,
+    width: int,
+    pack: int,
+) -> None:
+    """Refuse a model too large to allocate (a rough count of the largest layers)."""
+    d = math.prod(data_shape)
+    classes = n_classes or 0
+    if arch == "mlp":
+        n_params = (latent_dim + 32) * width + 3 * width * width + width * d * (1 + pack)
+        n_params += classes * (32 + width)  # label embedding, projection
+    else:
+        k = _n_halvings(*data_shape[1:])
+        first = (width << (k - 1)) * (data_shape[1] >> k) * (data_shape[2] >> k)
+        # G's first linear layer, the convolutions of both players, D's linear heads.
+        n_params = (latent_dim + 32) * first + 40 * (width << k) ** 2 + (4 + classes) * first
+    if n_params > 2**30:  # 4 GiB of float32 weights: far beyond the course's models
+        raise ValueError(
+            f"this GAN would have about {n_params:.3g} parameters ({4 * n_params / 2**30:.3g} "
+            f"GiB): reduce data_shape={data_shape}, latent_dim={latent_dim}, "
+            f"n_classes={n_classes}, width={width} or pack={pack}."
+        )
 
 
 # --------------------------------------------------------------------------- losses
@@ -627,6 +762,7 @@ def _mean_output(loss: str, logits: torch.Tensor) -> float:
 
 def _check_data(model: GAN, data, labels):
     check_array(data, "data", shape=(None, *model.data_shape), kinds="f")
+    check_fits_dtype(data, "data", torch.float32)
     if len(data) < 2:
         raise ValueError(f"data needs at least 2 points (batch norm), got {len(data)}.")
     if model.bounded:
@@ -686,8 +822,9 @@ def train_gan(
         updates (:data:`RECOMMENDED`), e.g. 6000 for a DCGAN, 3000 for an MLP.
     loss : {"non-saturating", "minimax", "hinge", "wgan-gp"}
     batch_size, lr_g, lr_d, betas, d_steps : optional
-        Mini-batch size, Adam learning rates of G and D, Adam betas, discriminator updates per
-        generator update. Defaults from :func:`recommended_settings` (the course's settings).
+        Mini-batch size (>= 1), Adam learning rates of G and D (> 0), Adam betas (two
+        numbers in [0, 1)), discriminator updates per generator update (>= 1). Defaults from
+        :func:`recommended_settings` (the course's settings).
     gp_weight : float, optional
         :math:`\\lambda` of the gradient penalty :math:`\\mathbb E(\\lVert\\nabla_{\\hat x}
         \\ell(\\hat x)\\rVert - 1)^2` on points between real and fake (Gulrajani et al., 2017).
@@ -707,6 +844,7 @@ def train_gan(
         the recommended setting (0.999 for the 2-D MLPs, off for the DCGAN); 0 turns it off.
     seed : int, optional
         Seeds the loop, the shuffling and every z: same seed, same run on the same device.
+        An integer in [0, 2**32).
     device : torch.device or str, optional
     progress : bool
         Show a progress bar.
@@ -726,42 +864,42 @@ def train_gan(
     check_one_of(loss, "loss", LOSSES)
     _check_data(model, data, labels)
     settings = recommended_settings(model.arch, loss)
-    batch_size = check_int(batch_size or settings["batch_size"], "batch_size", min_value=1)
+    batch_size = settings["batch_size"] if batch_size is None else batch_size
+    batch_size = check_count(batch_size, "batch_size")
     if model.pack > 1 and (batch_size % model.pack or len(data) < batch_size):
         raise ValueError(
             f"with pack={model.pack}, batch_size ({batch_size}) must be a multiple of it "
             f"and at most the number of points ({len(data)})."
         )
-    lr_g = check_positive(lr_g if lr_g is not None else settings["lr_g"], "lr_g")
-    lr_d = check_positive(lr_d if lr_d is not None else settings["lr_d"], "lr_d")
-    betas = tuple(betas if betas is not None else settings["betas"])
-    for k, beta in enumerate(betas):
-        check_probability(beta, f"betas[{k}]", low=0.0, high=1.0, inclusive=True)
-    d_steps = check_int(
-        d_steps if d_steps is not None else settings["d_steps"], "d_steps", min_value=1
-    )
+    betas = settings["betas"] if betas is None else betas
+    lr_g, betas = check_adam(lr_g if lr_g is not None else settings["lr_g"], betas, "lr_g")
+    lr_d = check_adam(lr_d if lr_d is not None else settings["lr_d"], betas, "lr_d")[0]
+    d_steps = check_count(d_steps if d_steps is not None else settings["d_steps"], "d_steps")
     gp_weight = check_positive(
         gp_weight if gp_weight is not None else settings["gp_weight"], "gp_weight", strict=False
     )
     n = len(data)
     if epochs is None:
         epochs = recommended_epochs(model, n, loss, batch_size=batch_size)
-    epochs = check_int(epochs, "epochs", min_value=1)
+    epochs = check_count(epochs, "epochs")
+    lr_decay = settings["lr_decay"] if lr_decay is None else check_bool(lr_decay, "lr_decay")
+    ema_decay = settings["ema_decay"] if ema_decay is None else ema_decay
+    ema_decay = check_probability(ema_decay, "ema_decay", inclusive=True, high=0.999999)
+    seed = check_seed(seed, max_value=MAX_LOOP_SEED)
+    progress = check_bool(progress, "progress")
+    check_callable(on_epoch_end, "on_epoch_end")
 
     target = resolve_device(device)
     model.to(target)
     gen, disc = model.generator, model.discriminator
     opt_g = torch.optim.Adam(gen.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr_d, betas=betas)
-    lr_decay = settings["lr_decay"] if lr_decay is None else bool(lr_decay)
     total_steps = epochs * max(1, n // batch_size if n >= batch_size else 1)
     schedules = [
         torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, 1.0 - k / total_steps))
         for opt in (opt_g, opt_d)
         if lr_decay
     ]
-    ema_decay = settings["ema_decay"] if ema_decay is None else ema_decay
-    ema_decay = check_probability(ema_decay, "ema_decay", inclusive=True, high=0.999999)
     average = [p.detach().clone() for p in gen.parameters()] if ema_decay > 0 else None
     ema_steps = [0]
     tensors = [as_tensor(data, dtype=torch.float32)]
@@ -807,24 +945,35 @@ def train_gan(
             **metrics,
         }
 
-    history = train_loop(
-        step,
-        tensors,
-        modules=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        device=target,
-        progress=progress,
-        drop_last=n >= batch_size,  # a tiny last batch gives batch norm noisy statistics
-        on_epoch_end=on_epoch_end,
-        desc=f"GAN ({loss})",
-    )
+    try:
+        history = train_loop(
+            step,
+            tensors,
+            modules=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            device=target,
+            progress=progress,
+            drop_last=n >= batch_size,  # a tiny last batch gives batch norm noisy statistics
+            on_epoch_end=on_epoch_end,
+            desc=f"GAN ({loss})",
+        )
+    except TrainingDiverged as err:
+        raise TrainingDiverged(
+            f"{err} The settings were loss={loss!r}, lr_g={lr_g:g}, lr_d={lr_d:g}, "
+            f"betas={betas}, d_steps={d_steps}, gp_weight={gp_weight:g}, "
+            f"ema_decay={ema_decay:g}, and max |data| = {float(tensors[0].abs().max()):.3g}."
+        ) from err
     if average is not None:
         with torch.no_grad():
             for param, mean in zip(gen.parameters(), average):
                 param.copy_(mean)
-        _recalibrate_batch_norm(gen, tensors[1] if len(tensors) > 1 else None, model, batch_size)
+        # At most max(N, 256) per batch: a batch_size above N trained on batches of N, and a
+        # huge one must not allocate a huge batch here.
+        _recalibrate_batch_norm(
+            gen, tensors[1] if len(tensors) > 1 else None, model, min(batch_size, max(n, 256))
+        )
     return history
 
 
@@ -872,10 +1021,25 @@ def _nearest_mode(samples: ArrayLike, centers: ArrayLike, std: float):
     std = check_positive(std, "std")
     points = as_numpy(samples).astype(np.float64)
     modes = as_numpy(centers).astype(np.float64)
+    # Work in units of a power of two near the data's scale: exact, and squares of 1e200
+    # (or of 1e-200) neither overflow nor underflow.
+    scale = _power_of_two_scale(np.abs(points).max(), np.abs(modes).max(), std)
+    points, modes, radius = points / scale, modes / scale, 3.0 * std / scale
     distances = np.sqrt(((points[:, None, :] - modes[None, :, :]) ** 2).sum(-1))  # (N, K)
     nearest = distances.argmin(axis=1)
-    high_quality = distances[np.arange(len(points)), nearest] <= 3.0 * std
+    high_quality = distances[np.arange(len(points)), nearest] <= radius
     return nearest, high_quality, len(modes)
+
+
+def _power_of_two_scale(*magnitudes: float) -> float:
+    """1, or a power of two near the largest magnitude when it is extreme (> 1e100 or < 1e-100).
+
+    Dividing by a power of two is exact, so results in ordinary ranges do not change.
+    """
+    largest = max(float(m) for m in magnitudes)
+    if largest == 0.0 or 1e-100 <= largest <= 1e100:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)  # 2**(e-1) <= largest: never inf
 
 
 def mode_counts(samples: ArrayLike, centers: ArrayLike, std: float) -> np.ndarray:
@@ -950,20 +1114,32 @@ def mixture_log_density(
     check_array(points, "points", ndim=2, kinds="f")
     check_array(centers, "centers", ndim=2, shape=(None, points.shape[1]), kinds="fiu")
     std = check_positive(std, "std")
+    k, d = centers.shape
+    if weights is not None:
+        check_array(weights, "weights", ndim=1, shape=(k,), kinds="fiu", min_value=0.0)
     x = as_tensor(points, dtype=torch.float64)
     mu = as_tensor(centers, dtype=torch.float64, device=x.device)
-    k, d = mu.shape
     if weights is None:
         log_w = torch.full((k,), -math.log(k), dtype=torch.float64, device=x.device)
     else:
-        check_array(weights, "weights", shape=(k,), min_value=0.0)
         w = as_tensor(weights, dtype=torch.float64, device=x.device)
         if abs(float(w.sum()) - 1.0) > 1e-6:
             raise ValueError(f"weights must sum to 1, they sum to {float(w.sum()):.6g}.")
         log_w = torch.log(w)
-    squared = torch.cdist(x, mu) ** 2  # (N, K)
-    log_normal = -0.5 * squared / std**2 - d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
-    return like_input(torch.logsumexp(log_w + log_normal, dim=1), points)
+    # Distances in units of std (std**2 underflows for std < 1e-154, making 0/0 at a centre),
+    # without the matrix-product shortcut, which cancels catastrophically far from 0.
+    distances = torch.cdist(x / std, mu / std, compute_mode="donot_use_mm_for_euclid_dist")
+    log_normal = -0.5 * distances**2 - d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
+    result = torch.logsumexp(log_w + log_normal, dim=1)
+    if not bool(torch.isfinite(result).all()):
+        # Only when a point lies ~1e154 standard deviations from every centre: its log
+        # density is below -1e308, which float64 cannot hold.
+        raise ValueError(
+            f"some points lie so many standard deviations (std={std:g}) from every centre that "
+            "their log density is below the float64 range; rescale points and centers, or use "
+            "a larger std."
+        )
+    return like_input(result, points)
 
 
 def kde_log_density(
@@ -988,8 +1164,15 @@ def kde_log_density(
     check_array(samples, "samples", ndim=2, kinds="f")
     n, d = samples.shape
     if bandwidth is None:
-        spread = float(as_numpy(samples).astype(np.float64).std(axis=0).mean())
+        values = as_numpy(samples).astype(np.float64)
+        scale = _power_of_two_scale(np.abs(values).max())  # std of 1e200s does not overflow
+        spread = float((values / scale).std(axis=0).mean()) * scale
         bandwidth = max(spread, 1e-12) * n ** (-1.0 / (d + 4))
+        if not math.isfinite(bandwidth) or bandwidth <= 0:
+            raise ValueError(
+                f"samples are too spread out for a default bandwidth (spread {spread:.3g}); "
+                "pass bandwidth= or rescale the samples."
+            )
     bandwidth = check_positive(bandwidth, "bandwidth")
 
     def log_density(points: ArrayLike) -> ArrayLike:
@@ -1005,6 +1188,8 @@ def optimal_discriminator(log_p_data: ArrayLike, log_p_g: ArrayLike) -> ArrayLik
 
     Computed stably from log densities as :math:`\\sigma(\\log p_{data} - \\log p_g)`, so
     points where both densities underflow still get a value (1/2 when they are equal).
+    A log density of ``-inf`` (density exactly 0) is allowed: :math:`D^* = 0` or 1 where the
+    other is finite, and NaN where both are ``-inf``, since :math:`0/0` has no value there.
 
     Parameters
     ----------
@@ -1020,8 +1205,11 @@ def optimal_discriminator(log_p_data: ArrayLike, log_p_g: ArrayLike) -> ArrayLik
     check_array(log_p_g, "log_p_g", ndim=1, kinds="f", shape=(len(log_p_data),), finite=False)
     a = as_tensor(log_p_data, dtype=torch.float64)
     b = as_tensor(log_p_g, dtype=torch.float64, device=a.device)
-    if torch.isnan(a).any() or torch.isnan(b).any() or (a == math.inf).any():
-        raise ValueError("log densities must not be NaN or +inf.")
+    for name, values in (("log_p_data", a), ("log_p_g", b)):
+        if bool(torch.isnan(values).any()) or bool((values == math.inf).any()):
+            raise ValueError(
+                f"{name} must not hold NaN or +inf (log densities are finite or -inf)."
+            )
     both_zero = torch.isneginf(a) & torch.isneginf(b)
     value = torch.sigmoid(a - b)
     value = torch.where(both_zero, torch.full_like(value, math.nan), value)
@@ -1036,10 +1224,12 @@ def interpolate_latents(
 ) -> torch.Tensor:
     """Points between two latent vectors, shape (n_steps, latent_dim), ends included.
 
-    ``"slerp"`` (spherical) keeps the norm typical of :math:`\\mathcal N(0, I)` samples, which
-    concentrate near the sphere of radius :math:`\\sqrt{d}`; ``"linear"`` cuts through the
-    middle, where the midpoint of two independent draws has norm about :math:`\\sqrt{d/2}`,
-    a latent the generator almost never saw.
+    ``"slerp"`` (spherical) keeps the norm typical of :math:`\\mathcal N(0, I)` samples,
+    which concentrate near the sphere of radius :math:`\\sqrt{d}`; ``"linear"`` cuts through
+    the middle, where the midpoint of two independent draws has norm about
+    :math:`\\sqrt{d/2}`, a latent the generator almost never saw. When one end is the zero
+    vector (no direction) slerp is the straight line; when the two point in exactly opposite
+    directions, no great circle is singled out and slerp raises a ``ValueError``.
 
     Parameters
     ----------
@@ -1050,14 +1240,25 @@ def interpolate_latents(
     """
     check_array(z0, "z0", ndim=1, kinds="f")
     check_array(z1, "z1", shape=(len(z0),), kinds="f")
-    n_steps = check_int(n_steps, "n_steps", min_value=2)
+    check_fits_dtype(z0, "z0", torch.float32)  # the path is float32
+    check_fits_dtype(z1, "z1", torch.float32)
+    n_steps = check_count(n_steps, "n_steps", min_value=2)
+    _check_elements(n_steps * len(z0), "n_steps")
     check_one_of(method, "method", ("slerp", "linear"))
     a = as_tensor(z0, dtype=torch.float64)
     b = as_tensor(z1, dtype=torch.float64, device=a.device)
     t = torch.linspace(0, 1, n_steps, dtype=torch.float64, device=a.device)[:, None]
-    cos = torch.clamp((a @ b) / (a.norm() * b.norm()).clamp_min(1e-12), -1.0, 1.0)
+    # float32-range values square safely in float64; a zero vector has no direction.
+    norm_a, norm_b = float(a.norm()), float(b.norm())
+    degenerate = norm_a == 0.0 or norm_b == 0.0
+    cos = torch.clamp((a / max(norm_a, 1e-300)) @ (b / max(norm_b, 1e-300)), -1.0, 1.0)
     omega = torch.arccos(cos)
-    if method == "linear" or float(omega) < 1e-6:
+    if method == "slerp" and not degenerate and float(omega) > math.pi - 1e-6:
+        raise ValueError(
+            "z0 and z1 point in opposite directions: every great circle joins them, so the "
+            "spherical path is undefined. Use method='linear' or another pair of latents."
+        )
+    if method == "linear" or degenerate or float(omega) < 1e-6:
         path = (1 - t) * a + t * b
     else:
         path = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
@@ -1080,13 +1281,15 @@ def within_class_diversity(images: ArrayLike, labels: ArrayLike) -> float:
     check_labels(labels, "labels", n=len(images))
     x = as_tensor(images, dtype=torch.float64).reshape(len(images), -1)
     y = as_tensor(labels, dtype=torch.int64, device=x.device)
+    scale = _power_of_two_scale(float(x.abs().max()))  # distances of 1e200s do not overflow
+    x = x / scale
     per_class = []
     for c in torch.unique(y):
         members = x[y == c]
         m = len(members)
         if m < 2:
             continue
-        per_class.append(float(torch.pdist(members).mean()))
+        per_class.append(float(torch.pdist(members).mean()) * scale)
     if not per_class:
         raise ValueError("within_class_diversity needs at least one class with two images.")
     return float(np.mean(per_class))
@@ -1120,15 +1323,16 @@ def corrupt_images(
     check_images(images)
     check_one_of(kind, "kind", CORRUPTIONS)
     noise_std = check_positive(noise_std, "noise_std")
+    seed = check_seed(seed)
     x = as_tensor(images).clone()
     if kind == "mask":
         x[:, :, x.shape[2] // 2 :, :] = 0.0
     else:
         gen = torch.Generator().manual_seed(
-            int(seed) if seed is not None else int(torch.randint(2**62, ()).item())
+            seed if seed is not None else int(torch.randint(2**62, ()).item())
         )
         noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-        x = (x + noise_std * noise).clamp(0.0, 1.0)
+        x = (x + noise_std * noise).clamp(0.0, 1.0)  # a huge std gives ±inf: clipped to 0, 1
     return like_input(x, images)
 
 
@@ -1194,19 +1398,33 @@ class ImageTranslator(nn.Module):
 
     def __init__(self, image_shape: Sequence[int], *, width: int = 32, seed: int | None = None):
         super().__init__()
-        if len(tuple(image_shape)) != 3 or not all(
-            isinstance(s, int | np.integer) and s >= 1 for s in image_shape
+        if (
+            isinstance(image_shape, str | bytes)
+            or not isinstance(image_shape, Sequence)
+            or len(image_shape) != 3
+            or not all(
+                isinstance(s, int | np.integer) and not isinstance(s, bool | np.bool_) and s >= 1
+                for s in image_shape
+            )
         ):
             raise ValueError(f"image_shape must be (C, H, W) positive ints, got {image_shape!r}.")
         channels, height, wide = (int(s) for s in image_shape)
         levels = min(_n_halvings(height, wide), 2)
         if levels == 0:
-            raise ValueError(f"ImageTranslator needs even image sides >= 4, got {height}×{wide}.")
+            raise ValueError(
+                f"image_shape must have even sides of at least 4 (H, W), got {height}×{wide}."
+            )
         width = check_int(width, "width", min_value=2)
+        seed = check_seed(seed)
+        if channels * width * width * 64 > 2**30:
+            raise ValueError(
+                f"an ImageTranslator with {channels} channels and width={width} would not fit "
+                "in memory; reduce width."
+            )
         self.image_shape = (channels, height, wide)
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
-                torch.manual_seed(check_int(seed, "seed", min_value=0))
+                torch.manual_seed(seed)
             self.generator = _UNet(channels, levels, width)
             self.discriminator = nn.Sequential(
                 nn.Conv2d(2 * channels, width, 4, stride=2, padding=1),
@@ -1216,12 +1434,25 @@ class ImageTranslator(nn.Module):
                 nn.Conv2d(2 * width, 1, 3, padding=1),
             )
 
+    def _check_batch(self, x: Any, name: str, rows: int | None = None) -> None:
+        """A float tensor (B, C, H, W) of this model's image shape, finite (B = ``rows``)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor (B, C, H, W), got {type(x).__name__}.")
+        check_array(x, name, ndim=4, kinds="f", shape=(rows, *self.image_shape))
+
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """G(a): (B, C, H, W) → (B, C, H, W) in [0, 1] (with gradients, current mode)."""
+        self._check_batch(inputs, "inputs")
         return self.generator(inputs)
 
     def patch_logits(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
         """The patch discriminator's logits for the pairs (a, b): shape (B, 1, H/2, W/2)."""
+        self._check_batch(inputs, "inputs")
+        self._check_batch(outputs, "outputs", rows=len(inputs))
+        return self._patch_logits(inputs, outputs)
+
+    def _patch_logits(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        # Unchecked: the training step's own batches, already valid.
         return self.discriminator(torch.cat([inputs, outputs], dim=1))
 
     def translate(self, inputs: ArrayLike) -> ArrayLike:
@@ -1276,7 +1507,8 @@ def train_translator(
         Add the patch discriminator's loss (pix2pix) or train with L1 only.
     l1_weight : float
         :math:`\\lambda` (pix2pix uses 100).
-    batch_size, lr, betas : Adam settings, shared by G and D.
+    batch_size, lr, betas : Adam settings, shared by G and D (``betas`` two numbers in
+        [0, 1)).
     seed, device, progress, on_epoch_end : as in :func:`train_gan`.
 
     Returns
@@ -1294,9 +1526,14 @@ def train_translator(
         raise ValueError(
             f"inputs and targets must pair up: {len(inputs)} inputs, {len(targets)} targets."
         )
-    epochs = check_int(epochs, "epochs", min_value=1)
+    epochs = check_count(epochs, "epochs")
+    adversarial = check_bool(adversarial, "adversarial")
     l1_weight = check_positive(l1_weight, "l1_weight", strict=False)
-    lr = check_positive(lr, "lr")
+    lr, betas = check_adam(lr, betas)
+    batch_size = check_count(batch_size, "batch_size")
+    seed = check_seed(seed, max_value=MAX_LOOP_SEED)
+    progress = check_bool(progress, "progress")
+    check_callable(on_epoch_end, "on_epoch_end")
     if not adversarial and l1_weight == 0:
         raise ValueError("with adversarial=False the only loss is L1: l1_weight must be > 0.")
     target_device = resolve_device(device)
@@ -1309,8 +1546,8 @@ def train_translator(
         fake = model.generator(a)
         metrics: dict[str, float] = {}
         if adversarial:
-            real_logits = model.patch_logits(a, b)
-            fake_logits = model.patch_logits(a, fake.detach())
+            real_logits = model._patch_logits(a, b)
+            fake_logits = model._patch_logits(a, fake.detach())
             d_loss = _discriminator_loss("non-saturating", real_logits, fake_logits)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -1324,7 +1561,7 @@ def train_translator(
         g_loss = l1_weight * l1
         if adversarial:
             with _frozen(model.discriminator):
-                g_adv = _generator_loss("non-saturating", model.patch_logits(a, fake))
+                g_adv = _generator_loss("non-saturating", model._patch_logits(a, fake))
             g_loss = g_loss + g_adv
             metrics["g_adv"] = g_adv.item()
         opt_g.zero_grad(set_to_none=True)
@@ -1332,16 +1569,21 @@ def train_translator(
         opt_g.step()
         return {"l1": l1.item(), **metrics}
 
-    return train_loop(
-        step,
-        [as_tensor(inputs, dtype=torch.float32), as_tensor(targets, dtype=torch.float32)],
-        modules=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        device=target_device,
-        progress=progress,
-        drop_last=len(inputs) >= batch_size,
-        on_epoch_end=on_epoch_end,
-        desc="pix2pix" if adversarial else "L1 only",
-    )
+    try:
+        return train_loop(
+            step,
+            [as_tensor(inputs, dtype=torch.float32), as_tensor(targets, dtype=torch.float32)],
+            modules=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            device=target_device,
+            progress=progress,
+            drop_last=len(inputs) >= batch_size,
+            on_epoch_end=on_epoch_end,
+            desc="pix2pix" if adversarial else "L1 only",
+        )
+    except TrainingDiverged as err:
+        raise TrainingDiverged(
+            f"{err} The settings were lr={lr:g}, betas={betas}, l1_weight={l1_weight:g}."
+        ) from err

@@ -13,7 +13,10 @@ that made them and the library versions, written atomically.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import io
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -25,12 +28,34 @@ import numpy as np
 import torch
 from torch import nn
 
-from lessons_lib.checks import check_int
+from lessons_lib.checks import check_bool, check_int, check_positive, check_seed
 from lessons_lib.device import resolve_device, seed_everything
 
 __all__ = ["History", "load_checkpoint", "save_checkpoint", "train_loop"]
 
 StepFn = Callable[[Sequence[torch.Tensor]], Mapping[str, float | torch.Tensor]]
+
+#: Largest seed of :func:`train_loop`: it seeds NumPy's legacy global generator, which takes
+#: seeds below 2**32 only.
+MAX_LOOP_SEED = 2**32 - 1
+#: Largest count (epochs, samples, steps, batch size...) any function of the course accepts:
+#: torch sizes and loops beyond it could not be allocated or would never finish, so such a
+#: value is a typo, refused at once rather than overflowing deep inside torch or hanging.
+MAX_COUNT = 2**31 - 1
+#: Largest learning rate: Adam keeps it in float32.
+MAX_LR = float(torch.finfo(torch.float32).max)
+
+
+class TrainingDiverged(ValueError):
+    """A step or validation returned NaN or inf: training diverged (a ``ValueError``)."""
+
+
+class _MissingKeyError(KeyError, ValueError):
+    """A missing name: a ``KeyError`` (what a lookup raises) that is also a ``ValueError``
+    (what every bad input of the course raises), with a readable message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class History(dict):
@@ -53,23 +78,152 @@ class History(dict):
 
     def last(self, key: str) -> float:
         """The latest value of ``key``."""
+        if key not in self or not self[key]:
+            raise _MissingKeyError(
+                f"key {key!r} has no values in the history; its keys are {sorted(self)}."
+            )
         return self[key][-1]
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        return {key: np.asarray(values) for key, values in self.items()}
+        """Each metric as a 1-D float array, shape (epochs,)."""
+        return {key: np.asarray(values, dtype=float) for key, values in self.items()}
 
 
-def _as_modules(modules: nn.Module | Sequence[nn.Module] | Mapping[str, nn.Module]):
+# --------------------------------------------------------------------------- argument checks
+
+
+def check_count(value: Any, name: str, *, min_value: int = 1, max_value: int = MAX_COUNT) -> int:
+    """Check an integer count in ``[min_value, max_value]`` (default at most 2**31 - 1)."""
+    value = check_int(value, name, min_value=min_value)
+    if value > max_value:
+        raise ValueError(
+            f"{name} must be at most {max_value}, got {value}: far more than any run could "
+            "allocate or finish."
+        )
+    return value
+
+
+def check_callable(value: Any, name: str, *, optional: bool = True) -> None:
+    """Check a callback is callable (or None when ``optional``)."""
+    if value is None and optional:
+        return
+    if not callable(value):
+        raise TypeError(f"{name} must be a function, got {type(value).__name__}.")
+
+
+def check_adam(lr: Any, betas: Any, name: str = "lr") -> tuple[float, tuple[float, float]]:
+    """Check Adam's settings: ``lr > 0`` finite and ``betas`` two floats in [0, 1).
+
+    A beta of 1 would divide by :math:`1 - \\beta^t = 0` in Adam's bias correction (NaN
+    weights at the first step), so the interval is half-open.
+
+    Returns
+    -------
+    lr : float
+    betas : (float, float)
+    """
+    lr = check_positive(lr, name)
+    if lr > MAX_LR:
+        raise ValueError(f"{name} must be at most {MAX_LR:.3g} (float32), got {lr:g}.")
+    if isinstance(betas, str | bytes) or not isinstance(betas, Sequence | np.ndarray):
+        raise TypeError(f"betas must be a pair of floats such as (0.5, 0.999), got {betas!r}.")
+    if len(betas) != 2:
+        raise ValueError(
+            f"betas must be two numbers (beta1, beta2) such as (0.5, 0.999), got {len(betas)}: "
+            f"{tuple(betas)!r}."
+        )
+    checked = []
+    for k, beta in enumerate(betas):
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta):
+            raise TypeError(f"betas[{k}] must be a finite real number, got {beta!r}.")
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(
+                f"betas[{k}] must lie in [0, 1) (Adam divides by 1 - beta**t), got {beta!r}."
+            )
+        checked.append(float(beta))
+    return lr, (checked[0], checked[1])
+
+
+def _as_modules(modules: Any, name: str = "modules") -> list[nn.Module]:
     if isinstance(modules, nn.Module):
         return [modules]
     if isinstance(modules, Mapping):
-        return list(modules.values())
-    return list(modules)
+        items = list(modules.values())
+    elif isinstance(modules, Sequence) and not isinstance(modules, str | bytes):
+        items = list(modules)
+    else:
+        raise TypeError(
+            f"{name} must be an nn.Module, a sequence or a mapping of them, got "
+            f"{type(modules).__name__}."
+        )
+    for k, module in enumerate(items):
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"{name} must hold nn.Modules only; entry {k} is a {type(module).__name__}."
+            )
+    return items
+
+
+def _as_data(data: Any) -> list[torch.Tensor]:
+    """The training tensors, checked: each has a first axis N >= 1, the same for all."""
+    if isinstance(data, torch.Tensor | np.ndarray):
+        parts = [data]
+    elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        parts = list(data)
+    else:
+        raise TypeError(
+            "data must be a tensor or a sequence of tensors (e.g. (images, labels)), got "
+            f"{type(data).__name__}."
+        )
+    if not parts:
+        raise ValueError("data is empty: pass at least one tensor, e.g. data=images.")
+    tensors = []
+    for k, part in enumerate(parts):
+        if isinstance(part, np.ndarray):
+            part = torch.as_tensor(part)
+        if not isinstance(part, torch.Tensor):
+            raise TypeError(f"data[{k}] must be a torch tensor, got {type(part).__name__}.")
+        if part.ndim == 0:
+            raise ValueError(f"data[{k}] is a 0-d tensor; it needs a first axis of examples.")
+        tensors.append(part)
+    lengths = [len(t) for t in tensors]
+    if any(n != lengths[0] for n in lengths):
+        raise ValueError(f"data must be tensors with the same first axis; got lengths {lengths}.")
+    if lengths[0] == 0:
+        raise ValueError("data holds no examples (first axis of length 0).")
+    return tensors
 
 
 def _batch_starts(n: int, batch_size: int, drop_last: bool) -> range:
     stop = n - batch_size + 1 if drop_last and n >= batch_size else n
     return range(0, max(stop, 1), batch_size)
+
+
+def _scalar(value: Any, key: str, source: str) -> float:
+    """A logged value as a float: a real number or a one-element tensor/array."""
+    if isinstance(value, torch.Tensor | np.ndarray):
+        count = value.size if isinstance(value, np.ndarray) else value.numel()
+        if count != 1:
+            raise TypeError(
+                f"{source} returned {key!r} with shape {tuple(value.shape)}; log one number "
+                "per metric (e.g. loss.mean())."
+            )
+        value = value.detach().item() if isinstance(value, torch.Tensor) else value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{source} returned {key!r} = {value!r}; metrics must be numbers or 0-d tensors."
+        )
+    return float(value)
+
+
+def _check_finite_metrics(metrics: Mapping[str, float], source: str, epoch: int) -> None:
+    bad = {key: value for key, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+        raise TrainingDiverged(
+            f"{source} returned non-finite values {bad} in epoch {epoch}: training diverged "
+            "(the weights are probably NaN or infinite now). Lower the learning rate, check "
+            "that the data are scaled to a few units, and train again from fresh weights."
+        )
 
 
 def train_loop(
@@ -97,52 +251,73 @@ def train_loop(
     step : callable
         ``step(batch) -> {name: value}``: one optimisation step on ``batch``, a list with one
         (B, …) tensor per entry of ``data``, already on the device. Values may be floats or
-        0-d tensors.
+        0-d tensors; a non-finite value stops training with a ``ValueError`` (it diverged).
     data : Tensor or sequence of Tensor
-        The training set, first axis N for every tensor (e.g. ``(images, labels)``).
+        The training set, first axis N >= 1 for every tensor (e.g. ``(images, labels)``).
     modules : Module, sequence or mapping of Modules
         Moved to the device; put in ``train()`` mode for steps and ``eval()`` for validation;
         their weights are restored from the best epoch when early stopping.
     epochs : int
-        Number of passes over the data.
+        Number of passes over the data, at least 1.
     batch_size : int
+        At least 1.
     seed : int, optional
-        Seeds everything (:func:`~lessons_lib.device.seed_everything`) and the shuffling.
+        Seeds everything (:func:`~lessons_lib.device.seed_everything`) and the shuffling;
+        an integer in [0, 2**32).
     device : torch.device or str, optional
         Default ``get_device()``.
     progress : bool
         Show a ``tqdm.auto`` progress bar over epochs.
+    shuffle, drop_last : bool
+        Shuffle the examples every epoch; drop the last incomplete batch.
     validate : callable, optional
         Called after each epoch with no argument, returns metrics to log (e.g. ``val_loss``).
     monitor : str
         The validation metric to minimise for early stopping.
     patience : int, optional
-        Stop after this many epochs without improvement of ``monitor`` and restore the best
-        weights. Needs ``validate``.
+        Stop after this many epochs (>= 1) without improvement of ``monitor`` and restore the
+        best weights. Needs ``validate``.
     on_epoch_end : callable, optional
         ``on_epoch_end(epoch, history)``, e.g. to keep a grid of samples as training goes.
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
     History
         Per-epoch means of every value ``step`` returned, the validation metrics, and
         ``epoch_seconds``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments (before any work), or a non-finite metric (training diverged).
     """
-    epochs = check_int(epochs, "epochs", min_value=0)
-    batch_size = check_int(batch_size, "batch_size", min_value=1)
-    if patience is not None and validate is None:
-        raise ValueError("patience needs validate=, a function that returns the monitor metric.")
-    tensors = [data] if isinstance(data, torch.Tensor) else list(data)
-    if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
-        raise ValueError(
-            "data must be tensors with the same first axis; got lengths "
-            f"{[len(t) for t in tensors]}."
-        )
+    check_callable(step, "step", optional=False)
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
+    seed = check_seed(seed, "seed", max_value=MAX_LOOP_SEED)
+    progress = check_bool(progress, "progress")
+    shuffle = check_bool(shuffle, "shuffle")
+    drop_last = check_bool(drop_last, "drop_last")
+    check_callable(validate, "validate")
+    check_callable(on_epoch_end, "on_epoch_end")
+    if not isinstance(monitor, str):
+        raise TypeError(f"monitor must be the name of a validation metric, got {monitor!r}.")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}.")
+    if patience is not None:
+        patience = check_count(patience, "patience")
+        if validate is None:
+            raise ValueError(
+                "patience needs validate=, a function that returns the monitor metric."
+            )
+    tensors = _as_data(data)
+    module_list = _as_modules(modules)
     target = resolve_device(device)
     if seed is not None:
         seed_everything(seed)
     shuffler = torch.Generator().manual_seed(seed if seed is not None else int(time.time()))
-    module_list = _as_modules(modules)
     for module in module_list:
         module.to(target)
     tensors = [t.to(target) for t in tensors]
@@ -154,45 +329,67 @@ def train_loop(
     best_value, best_states, waited = math.inf, None, 0
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
-        epoch_start = time.perf_counter()
-        for module in module_list:
-            module.train()
-        order = torch.randperm(n, generator=shuffler) if shuffle else torch.arange(n)
-        order = order.to(target)
-        sums: dict[str, float] = {}
-        n_batches = 0
-        for first in _batch_starts(n, batch_size, drop_last):
-            idx = order[first : first + batch_size]
-            metrics = step([t[idx] for t in tensors])
-            for key, value in metrics.items():
-                value = value.detach() if isinstance(value, torch.Tensor) else value
-                sums[key] = sums.get(key, 0.0) + float(value)
-            n_batches += 1
-        history.log(**{key: total / n_batches for key, total in sums.items()})
-        if validate is not None:
+    try:
+        for epoch in bar:
+            epoch_start = time.perf_counter()
             for module in module_list:
-                module.eval()
-            with torch.no_grad():
-                history.log(**validate())
-        history.log(epoch_seconds=time.perf_counter() - epoch_start)
-        if progress:
-            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items() if k != "epoch_seconds"})
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
-        if patience is not None:
-            if monitor not in history:
-                raise KeyError(f"validate() returned no {monitor!r}; it returned {list(history)}.")
-            value = history.last(monitor)
-            if value < best_value:
-                best_value, waited, history.best_epoch = value, 0, epoch
-                best_states = [copy.deepcopy(m.state_dict()) for m in module_list]
-            else:
-                waited += 1
-                if waited >= patience:
-                    history.stopped_early = True
-                    break
-    bar.close()
+                module.train()
+            order = torch.randperm(n, generator=shuffler) if shuffle else torch.arange(n)
+            order = order.to(target)
+            sums: dict[str, float] = {}
+            n_batches = 0
+            for first in _batch_starts(n, batch_size, drop_last):
+                idx = order[first : first + batch_size]
+                metrics = step([t[idx] for t in tensors])
+                if metrics is None:
+                    metrics = {}
+                if not isinstance(metrics, Mapping):
+                    raise TypeError(
+                        f"step must return a mapping {{name: value}}, got {type(metrics).__name__}."
+                    )
+                values = {str(k): _scalar(v, str(k), "step") for k, v in metrics.items()}
+                _check_finite_metrics(values, "step", epoch)
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                n_batches += 1
+            history.log(**{key: total / n_batches for key, total in sums.items()})
+            if validate is not None:
+                for module in module_list:
+                    module.eval()
+                with torch.no_grad():
+                    scores = validate()
+                if not isinstance(scores, Mapping):
+                    raise TypeError(
+                        f"validate must return a mapping {{name: value}}, got "
+                        f"{type(scores).__name__}."
+                    )
+                scores = {str(k): _scalar(v, str(k), "validate") for k, v in scores.items()}
+                _check_finite_metrics(scores, "validate", epoch)
+                history.log(**scores)
+            history.log(epoch_seconds=time.perf_counter() - epoch_start)
+            if progress:
+                bar.set_postfix(
+                    {k: f"{v[-1]:.4g}" for k, v in history.items() if k != "epoch_seconds"}
+                )
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if patience is not None:
+                if monitor not in history:
+                    raise _MissingKeyError(
+                        f"validate() returned no {monitor!r} (the monitor= metric); it returned "
+                        f"{sorted(k for k in history if k != 'epoch_seconds')}."
+                    )
+                value = history.last(monitor)
+                if value < best_value:
+                    best_value, waited, history.best_epoch = value, 0, epoch
+                    best_states = [copy.deepcopy(m.state_dict()) for m in module_list]
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        history.stopped_early = True
+                        break
+    finally:
+        bar.close()
     if best_states is not None:
         for module, state in zip(module_list, best_states):
             module.load_state_dict(state)
@@ -216,6 +413,115 @@ def _versions() -> dict[str, str]:
     }
 
 
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as types that ``torch.load(weights_only=True)`` accepts.
+
+    NumPy scalars become Python numbers, arrays nested lists, paths strings, ``torch.Size``
+    a tuple, dtypes and devices their names, dataclasses dicts, frozensets sets; mappings,
+    lists, tuples and sets are converted entry by entry. Anything else is refused, naming
+    where it sits (``where``), so a saved checkpoint always loads.
+    """
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, np.generic):
+        item = value.item()  # a Python number, str or bytes (or a datetime: refused below)
+        if isinstance(item, np.generic):
+            raise TypeError(f"{where} is a {type(value).__name__}, which a checkpoint cannot hold.")
+        return _plain(item, where)
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist(), where)
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, str):
+        return "".join(value)  # a str subclass (e.g. torch's version string) as a plain str
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, numbers.Complex):
+        return complex(value)
+    if isinstance(value, os.PathLike):
+        return _plain(os.fspath(value), where)
+    if isinstance(value, torch.dtype | torch.device):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value), where)
+    if isinstance(value, Mapping):
+        return {
+            _plain(key, f"a key of {where}"): _plain(item, f"{where}[{key!r}]")
+            for key, item in value.items()
+        }
+    if isinstance(value, tuple):  # also torch.Size and named tuples
+        return tuple(_plain(item, f"{where}[{k}]") for k, item in enumerate(value))
+    if isinstance(value, list):
+        return [_plain(item, f"{where}[{k}]") for k, item in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        return {_plain(item, f"an entry of {where}") for item in value}
+    raise TypeError(
+        f"{where} is a {type(value).__name__}, which a checkpoint cannot hold safely; store "
+        "numbers, strings, lists, tuples, dicts, paths, NumPy values or tensors (convert it, "
+        "e.g. with str())."
+    )
+
+
+def _loads_safely(payload: Mapping[str, Any]) -> None:
+    """Raise a TypeError naming the first entry that ``weights_only`` loading would refuse."""
+
+    def fails(obj: Any) -> str | None:
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        buffer.seek(0)
+        try:
+            torch.load(buffer, weights_only=True)
+        except Exception as err:  # the unpickler's own message says which global
+            return str(err).splitlines()[-1]
+        return None
+
+    if fails(payload) is None:
+        return
+    for part in ("settings", "history"):
+        for key, value in payload[part].items():
+            reason = fails(value)
+            if reason is not None:
+                raise TypeError(
+                    f"{part}[{key!r}] cannot be stored in a checkpoint that loads safely "
+                    f"({reason}); convert it to numbers, strings, lists or dicts."
+                )
+    raise TypeError("the checkpoint's contents would not load back; convert them to plain types.")
+
+
+def _named_modules(modules: Any, name: str = "modules") -> dict[str, nn.Module]:
+    if isinstance(modules, nn.Module):
+        return {"model": modules}
+    if not isinstance(modules, Mapping):
+        raise TypeError(
+            f"{name} must be an nn.Module or a mapping of name to nn.Module, got "
+            f"{type(modules).__name__}."
+        )
+    if not modules:
+        raise ValueError(f"{name} is empty; pass a module or {{'name': module}}.")
+    for key, module in modules.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must be keyed by str names, got the key {key!r}.")
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name}[{key!r}] must be an nn.Module, got {type(module).__name__}.")
+    return dict(modules)
+
+
+def _check_path(path: Any) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}.")
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise ValueError("path is empty; pass a file name such as 'checkpoints/model.pt'.")
+    return path
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     modules: nn.Module | Mapping[str, nn.Module],
@@ -225,6 +531,10 @@ def save_checkpoint(
 ) -> Path:
     """Save weights with the settings that made them, atomically (temporary file, rename).
 
+    The file is written to a temporary file in the same folder, flushed to disk, then renamed
+    over ``path`` (``os.replace``): a crash or an error leaves the old checkpoint (if any)
+    intact and no partial file behind.
+
     Parameters
     ----------
     path : path
@@ -232,29 +542,119 @@ def save_checkpoint(
     modules : Module or mapping of name to Module
     settings : mapping, optional
         Constructor and training arguments, so a reader knows how the weights were made.
+        NumPy scalars and arrays, paths, tuples, sets and nested mappings are stored as
+        plain Python values (numbers, lists, strings), so :func:`load_checkpoint`, which
+        loads with ``weights_only=True``, always reads them back.
     history : mapping, optional
-        The training history.
+        The training history (name to a sequence of numbers).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        A module, setting or history entry of a type a safe checkpoint cannot hold (named).
     """
-    path = Path(path)
-    named = {"model": modules} if isinstance(modules, nn.Module) else dict(modules)
+    path = _check_path(path)
+    named = _named_modules(modules)
+    for label, mapping in (("settings", settings), ("history", history)):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise TypeError(f"{label} must be a mapping (a dict), got {type(mapping).__name__}.")
+    history_plain = {}
+    for key, values in (history or {}).items():
+        if isinstance(values, str | bytes) or not isinstance(
+            values, Sequence | np.ndarray | torch.Tensor
+        ):
+            raise TypeError(f"history[{key!r}] must be a sequence of numbers, got {values!r}.")
+        history_plain[_plain(key, "a key of history")] = _plain(
+            list(values.tolist() if isinstance(values, np.ndarray | torch.Tensor) else values),
+            f"history[{key!r}]",
+        )
     payload = {
         "state": {name: m.state_dict() for name, m in named.items()},
-        "settings": dict(settings or {}),
-        "history": {k: list(v) for k, v in (history or {}).items()},
+        "settings": _plain(dict(settings or {}), "settings"),
+        "history": history_plain,
         "versions": _versions(),
     }
+    _loads_safely({k: payload[k] for k in ("settings", "history", "versions")})
+    if path.is_dir():
+        raise ValueError(f"path {path} is a folder; pass a file name such as {path / 'model.pt'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; a cache file is as readable as any
     try:
-        torch.save(payload, tmp_name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; a cache file is as readable
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1  # owned by the handle now
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before the rename makes it visible
         os.replace(tmp_name, path)
     finally:
+        if fd >= 0:
+            os.close(fd)
         Path(tmp_name).unlink(missing_ok=True)
     return path
+
+
+def _map_location(spec: Any) -> torch.device | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, str | torch.device):
+        raise TypeError(f"map_location must be a device name or torch.device, got {spec!r}.")
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"map_location={spec!r} is not a device name; use 'cpu', 'cuda' or 'mps'."
+        ) from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"map_location={spec!r} asks for CUDA, but no CUDA GPU is available.")
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise ValueError(f"map_location={spec!r} asks for Apple MPS, which is not available.")
+    return device
+
+
+def _state_problems(module: nn.Module, state: Mapping[str, Any]) -> list[str]:
+    """What stops ``state`` from loading into ``module``: missing, unexpected, mis-shaped keys."""
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    both = [
+        key
+        for key in expected
+        if key in state
+        and isinstance(state[key], torch.Tensor)
+        and isinstance(expected[key], torch.Tensor)
+    ]
+    mismatched = [
+        f"{key} (checkpoint {tuple(state[key].shape)}, model {tuple(expected[key].shape)})"
+        for key in both
+        if tuple(state[key].shape) != tuple(expected[key].shape)
+    ]
+    not_tensors = [
+        key
+        for key in expected
+        if key in state
+        and isinstance(expected[key], torch.Tensor)
+        and not isinstance(state[key], torch.Tensor)
+    ]
+    problems = []
+    for label, keys in (
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("shape mismatches", mismatched),
+        ("entries that are not tensors", not_tensors),
+    ):
+        if keys:
+            problems.append(f"{label}: {', '.join(keys)}")
+    return problems
 
 
 def load_checkpoint(
@@ -265,24 +665,62 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint`.
 
-    When ``modules`` is given, their weights are loaded in place. Returns the whole payload:
-    ``state``, ``settings``, ``history`` and ``versions``.
+    When ``modules`` is given, their weights are loaded in place, all or nothing: every
+    module's keys and shapes are checked against the checkpoint first, and on any mismatch
+    no weight is changed.
+
+    Returns
+    -------
+    dict
+        The whole payload: ``state``, ``settings``, ``history`` and ``versions``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a readable checkpoint; or the weights do not fit ``modules`` (the
+        message lists the missing, unexpected and shape-mismatched keys). A module name the
+        checkpoint lacks raises an error that is both a ``KeyError`` and a ``ValueError``.
     """
-    path = Path(path)
+    path = _check_path(path)
+    named = None if modules is None else _named_modules(modules)
+    location = _map_location(map_location)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train the model first or fix the path.")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location=location, weights_only=True)
     except Exception as err:
         raise ValueError(
             f"{path} is not a readable checkpoint ({err}); delete it and retrain."
         ) from err
-    if modules is not None:
-        named = {"model": modules} if isinstance(modules, nn.Module) else dict(modules)
-        missing = set(named) - set(payload["state"])
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("state"), Mapping)
+        or not all(isinstance(s, Mapping) for s in payload["state"].values())
+    ):
+        raise ValueError(
+            f"{path} is a torch file but not a checkpoint of save_checkpoint (it has no "
+            "'state' of named weights); delete it and retrain, or load it with torch.load."
+        )
+    for key in ("settings", "history", "versions"):
+        payload.setdefault(key, {})
+    if named is not None:
+        missing = sorted(set(named) - set(payload["state"]))
         if missing:
-            raise KeyError(
-                f"{path} has no weights for {sorted(missing)}; it has {sorted(payload['state'])}."
+            raise _MissingKeyError(
+                f"{path} has no weights for {missing}; it has {sorted(payload['state'])}."
+            )
+        problems = {
+            name: _state_problems(module, payload["state"][name]) for name, module in named.items()
+        }
+        problems = {name: found for name, found in problems.items() if found}
+        if problems:
+            listed = "; ".join(f"{name!r}: {' | '.join(found)}" for name, found in problems.items())
+            raise ValueError(
+                f"{path} does not fit the given model(s) (nothing was loaded): {listed}. Build "
+                "the model with the settings the checkpoint was saved with "
+                f"({payload['settings']!r:.200}), or retrain."
             )
         for name, module in named.items():
             module.load_state_dict(payload["state"][name])

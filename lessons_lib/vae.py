@@ -32,7 +32,9 @@ What lives here:
 
 from __future__ import annotations
 
+import itertools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,16 +48,26 @@ from lessons_lib.checks import (
     as_numpy,
     as_tensor,
     check_array,
+    check_bool,
+    check_fits_dtype,
     check_images,
-    check_int,
     check_labels,
     check_one_of,
     check_positive,
     check_probability,
+    check_seed,
     like_input,
 )
 from lessons_lib.device import resolve_device
-from lessons_lib.training import History, train_loop
+from lessons_lib.training import (
+    MAX_LOOP_SEED,
+    MAX_LR,
+    History,
+    TrainingDiverged,
+    check_callable,
+    check_count,
+    train_loop,
+)
 
 __all__ = [
     "VAE",
@@ -82,10 +94,10 @@ _BLOCK_ELEMENTS = 1 << 22
 
 def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
     """A generator on ``device`` seeded from ``seed``, or None (use the global RNG)."""
+    seed = check_seed(seed)
     if seed is None:
         return None
-    check_int(seed, "seed", min_value=0)
-    return torch.Generator(device=device).manual_seed(int(seed))
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def _randn(
@@ -134,10 +146,45 @@ def gaussian_kl(
             f"mu_q and logvar_q must have the same shape, got {tuple(mu_q.shape)} and "
             f"{tuple(logvar_q.shape)}."
         )
-    mu_p = torch.as_tensor(mu_p, dtype=mu_q.dtype, device=mu_q.device)
-    logvar_p = torch.as_tensor(logvar_p, dtype=mu_q.dtype, device=mu_q.device)
-    ratio = (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp()
-    return 0.5 * (logvar_p - logvar_q + ratio - 1.0).sum(-1)
+    mq = as_tensor(mu_q)
+    lq = as_tensor(logvar_q, dtype=mq.dtype, device=mq.device)
+    params = []
+    for name, value in (("mu_p", mu_p), ("logvar_p", logvar_p)):
+        if isinstance(value, np.ndarray | torch.Tensor):
+            check_array(value, name, kinds="fiu")
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a float or an array/tensor, got {value!r}.")
+        elif not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}.")
+        elif abs(value) > float(torch.finfo(mq.dtype).max):
+            raise ValueError(f"{name}={value:g} is beyond the range of {mq.dtype}.")
+        if isinstance(value, np.ndarray | torch.Tensor):
+            check_fits_dtype(value, name, mq.dtype)
+        params.append(as_tensor(value, dtype=mq.dtype, device=mq.device))
+    mp, lp = params
+    try:
+        torch.broadcast_shapes(mq.shape, mp.shape, lp.shape)
+    except RuntimeError as err:
+        raise ValueError(
+            f"mu_p {tuple(mp.shape)} and logvar_p {tuple(lp.shape)} must broadcast to the "
+            f"shape of mu_q, {tuple(mq.shape)}."
+        ) from err
+    # In ratios and logs, so that neither exp(logvar) over- or underflows on its own:
+    # sigma_q^2 / sigma_p^2 = exp(lq - lp) and (mu_q - mu_p)^2 / sigma_p^2 = exp(2 log|d| - lp)
+    # (0 where d = 0); exp(r) - 1 - r as expm1(r) - r, which is >= 0 also when rounded.
+    diff = mq - mp
+    log_ratio = lq - lp
+    zero = diff == 0
+    safe = torch.where(zero, torch.ones_like(diff), diff)
+    mean_term = torch.where(zero, torch.zeros_like(diff), torch.exp(2 * torch.log(safe.abs()) - lp))
+    kl = 0.5 * (torch.expm1(log_ratio) - log_ratio + mean_term).sum(-1)
+    if not bool(torch.isfinite(kl).all()):
+        raise ValueError(
+            f"the KL overflows {mq.dtype}: mu_q, logvar_q, mu_p and logvar_p are too far apart "
+            f"(largest |mu_q - mu_p| = {float(diff.abs().max()):.3g}, largest |logvar_q - "
+            f"logvar_p| = {float(log_ratio.abs().max()):.3g}). Use float64 or rescale."
+        )
+    return like_input(kl, mu_q)
 
 
 def _log_standard_normal(z: torch.Tensor) -> torch.Tensor:
@@ -151,8 +198,46 @@ def _log_diag_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) ->
 
 
 def _check_seed(seed: int | None) -> None:
-    if seed is not None:
-        check_int(seed, "seed", min_value=0)
+    check_seed(seed)
+
+
+#: Most elements a single tensor of one call may have (4 GiB of float32).
+MAX_ELEMENTS = 2**30
+
+
+def _check_elements(count: int, name: str) -> None:
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name} is too large: the call would allocate {count:.3g} values (at most "
+            f"{MAX_ELEMENTS:.3g}); ask for fewer."
+        )
+
+
+def _finite_result(module: nn.Module, value: torch.Tensor, name: str, given: Any) -> torch.Tensor:
+    """Refuse a NaN/inf result of finite inputs, saying whether the weights or the input."""
+    if bool(torch.isfinite(value).all()):
+        return value
+    if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+        raise ValueError(
+            "the model's weights hold NaN or inf (training diverged?): retrain or reload it."
+        )
+    largest = float(as_tensor(given).detach().abs().max())
+    dtype = next(module.parameters()).dtype
+    raise ValueError(
+        f"{name} is too large for this {dtype} model (max |{name}| = {largest:.3g}): the "
+        f"result overflows {dtype}. Rescale {name}, or convert the model with .double()."
+    )
+
+
+def _no_nan(value: torch.Tensor, name: str, given: Any) -> torch.Tensor:
+    """Refuse a NaN result of finite inputs: the network's activations overflowed."""
+    if bool(torch.isnan(value).any()):
+        largest = float(as_tensor(given).abs().max()) if given is not None else math.nan
+        raise ValueError(
+            f"{name} is too large for this model (max |{name}| = {largest:.3g}): its "
+            f"activations overflowed to inf/NaN. Typical values are a few units; rescale {name}."
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- networks
@@ -255,6 +340,34 @@ class _ConvDecoder(nn.Module):
         return self.conv(self.fc(z).view(-1, *self.start))
 
 
+def _check_vae_size(
+    data_shape: tuple[int, ...],
+    latent_dim: int,
+    n_classes: int | None,
+    arch: str,
+    hidden: int | tuple[int, ...],
+    channels: int,
+) -> None:
+    """Refuse a VAE too large to allocate (its layers, counted roughly)."""
+    n_pixels, cond = math.prod(data_shape), n_classes or 0
+    if arch == "mlp":
+        encoder = [n_pixels + cond, *hidden, 2 * latent_dim]
+        decoder = [latent_dim + cond, *reversed(hidden), n_pixels]
+        n_params = sum(a * b for chain in (encoder, decoder) for a, b in itertools.pairwise(chain))
+    else:
+        # Fully connected parts (features of at most 7×7 maps), then 3×3 convolutions.
+        features = channels * 49
+        n_params = (features + cond + latent_dim + cond) * hidden + 2 * hidden * features
+        n_params += 9 * channels * channels * 2 * len(_conv_sizes(max(data_shape[1:])))
+        n_params += channels * n_pixels  # one feature map of the full image per example
+    if n_params > 2**30:  # 4 GiB of float32 weights: far beyond the course's models
+        raise ValueError(
+            f"this VAE would have about {n_params:.3g} weights ({4 * n_params / 2**30:.3g} GiB): "
+            f"reduce data_shape={data_shape}, latent_dim={latent_dim}, n_classes={n_classes}, "
+            f"hidden={hidden} or channels={channels}."
+        )
+
+
 # --------------------------------------------------------------------------- the VAE
 
 
@@ -321,7 +434,11 @@ class VAE(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        data_shape = tuple(data_shape) if isinstance(data_shape, Sequence) else data_shape
+        data_shape = (
+            tuple(data_shape)
+            if isinstance(data_shape, Sequence) and not isinstance(data_shape, str)
+            else data_shape
+        )
         if (
             not isinstance(data_shape, tuple)
             or len(data_shape) != 3
@@ -330,22 +447,28 @@ class VAE(nn.Module):
             raise ValueError(
                 f"data_shape must be (C, H, W), three positive ints, got {data_shape!r}."
             )
-        latent_dim = check_int(latent_dim, "latent_dim", min_value=1)
+        latent_dim = check_count(latent_dim, "latent_dim")
         check_one_of(likelihood, "likelihood", LIKELIHOODS)
         check_one_of(arch, "arch", ARCHS)
         if n_classes is not None:
-            n_classes = check_int(n_classes, "n_classes", min_value=2)
-        channels = check_int(channels, "channels", min_value=1)
+            n_classes = check_count(n_classes, "n_classes", min_value=2)
+        channels = check_count(channels, "channels")
         min_std = check_positive(min_std, "min_std")
         n_pixels = math.prod(data_shape)
         if arch == "mlp":
             if hidden is None:
                 hidden = (512, 256) if n_pixels > 256 else (256, 256)
-            hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-            for width in hidden:
-                check_int(width, "hidden", min_value=1)
+            if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+                hidden = (hidden,)
+            if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+                raise TypeError(
+                    f"hidden must be an int or a sequence of ints (layer widths), got {hidden!r}."
+                )
+            hidden = tuple(check_count(width, "hidden") for width in hidden)
         else:
-            hidden = 256 if hidden is None else check_int(hidden, "hidden", min_value=1)
+            hidden = 256 if hidden is None else check_count(hidden, "hidden")
+        _check_seed(seed)
+        _check_vae_size(data_shape, latent_dim, n_classes, arch, hidden, channels)
         self.data_shape = data_shape
         self.latent_dim = latent_dim
         self.likelihood = likelihood
@@ -433,6 +556,10 @@ class VAE(nn.Module):
                 f"or an (N,) int64 tensor of classes in 0..{self.n_classes - 1}."
             )
         if isinstance(labels, int | np.integer) and not isinstance(labels, bool):
+            if not 0 <= int(labels) < self.n_classes:
+                raise ValueError(
+                    f"{name} must be a class in 0..{self.n_classes - 1}, got {int(labels)}."
+                )
             labels = torch.full((n,), int(labels), dtype=torch.int64)
         check_labels(labels, name, n=n, n_classes=self.n_classes)
         labels = as_tensor(labels, dtype=torch.int64, device=self.device)
@@ -480,16 +607,27 @@ class VAE(nn.Module):
         Parameters
         ----------
         z : Tensor, shape (N, L)
+            Finite, within the range of the model's dtype (float64 1e39 is refused for a
+            float32 model rather than cast to inf).
         labels : int or Tensor (N,), for a conditional model
 
         Returns
         -------
         Tensor, shape (N, C, H, W), values in [0, 1]
+
+        Raises
+        ------
+        ValueError
+            Non-finite z, z beyond the dtype's range, or z so large that the network's
+            activations overflow (NaN).
         """
         check_array(z, "z", ndim=2, kinds="f", shape=(None, self.latent_dim))
+        check_fits_dtype(z, "z", self.dtype)
+        cond = self._onehot(labels, len(z))
         z = as_tensor(z, dtype=self.dtype, device=self.device)
         with torch.no_grad():
-            return torch.sigmoid(self._decode_out(z, self._onehot(labels, len(z))))
+            # sigmoid(+-inf) is the right 1 or 0; only inf - inf (NaN) is an overflow.
+            return _no_nan(torch.sigmoid(self._decode_out(z, cond)), "z", z)
 
     # -- the ELBO ------------------------------------------------------------------------
 
@@ -511,9 +649,10 @@ class VAE(nn.Module):
         kl : Tensor, shape (N,)
             :math:`\mathrm{KL}(q(z \mid x) \| p(z))` in closed form, nats.
         """
-        n_samples = check_int(n_samples, "n_samples", min_value=1)
+        n_samples = check_count(n_samples, "n_samples")
         _check_seed(seed)
         x = self._images(x)
+        _check_elements(n_samples * len(x) * max(self.n_pixels, self.latent_dim), "n_samples")
         cond = self._onehot(labels, len(x))
         return self._elbo_terms(x, cond, n_samples, _generator(seed, self.device))
 
@@ -597,8 +736,9 @@ class VAE(nn.Module):
         -------
         Tensor, shape (N,)
         """
-        k = check_int(k, "k", min_value=1)
+        k = check_count(k, "k")
         _check_seed(seed)
+        progress = check_bool(progress, "progress")
         x = self._images(x)
         cond = self._onehot(labels, len(x))
         gen = _generator(seed, self.device)
@@ -677,15 +817,24 @@ class VAE(nn.Module):
         -------
         Tensor, shape (n, C, H, W), values in [0, 1]
         """
-        n = check_int(n, "n", min_value=1)
+        n = check_count(n, "n")
+        _check_elements(n * max(self.n_pixels, self.latent_dim), "n")
         _check_seed(seed)
+        noise = check_bool(noise, "noise")
         temperature = check_positive(temperature, "temperature", strict=False)
         labels = self._labels_for(labels, n)
+        cond = self._onehot(labels, n)
         gen = _generator(seed, self.device)
         with torch.no_grad():
-            cond = self._onehot(labels, n)
-            z = temperature * _randn((n, self.latent_dim), gen, self.device)
-            return self._emit(self._decode_out(z, cond), noise, gen)
+            z = temperature * _randn((n, self.latent_dim), gen, self.device, self.dtype)
+            if not bool(torch.isfinite(z).all()):
+                raise ValueError(
+                    f"temperature={temperature:g} is too large: the scaled latents overflow "
+                    f"{self.dtype}. Use a temperature of a few units at most."
+                )
+            out = self._decode_out(z, cond)
+            _no_nan(out, "temperature", torch.tensor(temperature))
+            return self._emit(out, noise, gen)
 
     def reconstruct(
         self,
@@ -709,6 +858,7 @@ class VAE(nn.Module):
         (N, C, H, W) in [0, 1], NumPy when ``x`` was NumPy
         """
         _check_seed(seed)
+        sample_latent = check_bool(sample_latent, "sample_latent")
         with torch.no_grad():
             xt = self._images(x, binary_check=False)
             cond = self._onehot(labels, len(xt))
@@ -737,24 +887,35 @@ class VAE(nn.Module):
         ----------
         x_start, x_end : (1, C, H, W) or (C, H, W)
         n_steps : int
-        labels : int, optional (conditional model)
+        labels : int or (1,) ints, optional (conditional model: the class of the path)
 
         Returns
         -------
         Tensor, shape (n_steps, C, H, W)
         """
-        n_steps = check_int(n_steps, "n_steps", min_value=2)
+        n_steps = check_count(n_steps, "n_steps", min_value=2)
+        _check_elements(n_steps * self.n_pixels, "n_steps")
         check_one_of(method, "method", ("linear", "slerp"))
+        if isinstance(labels, torch.Tensor | np.ndarray):
+            check_labels(labels, "labels", n=1, n_classes=self.n_classes)
+            labels = int(labels[0])  # one class for the whole path
         ends = []
         for name, x in (("x_start", x_start), ("x_end", x_end)):
-            check_array(x, name, ndim=(3, 4))
+            check_array(x, name, ndim=(3, 4), kinds="f")
             x = x[None] if x.ndim == 3 else x
             if len(x) != 1:
                 raise ValueError(f"{name} must be one image, got a batch of {len(x)}.")
+            if tuple(x.shape[1:]) != self.data_shape:
+                raise ValueError(
+                    f"{name} must be one ({', '.join(map(str, self.data_shape))}) image for "
+                    f"this model, got shape {tuple(x.shape)}."
+                )
+            check_images(x, name)
             ends.append(self.encode(x, labels)[0][0])
-        t = torch.linspace(0, 1, n_steps, device=self.device)[:, None]
+        t = torch.linspace(0, 1, n_steps, device=self.device, dtype=self.dtype)[:, None]
         a, b = ends
-        if method == "linear":
+        # A zero code has no direction: slerp is then the straight line.
+        if method == "linear" or float(a.norm()) == 0.0 or float(b.norm()) == 0.0:
             z = (1 - t) * a + t * b
         else:
             omega = torch.arccos(F.cosine_similarity(a, b, dim=0).clamp(-1 + 1e-6, 1 - 1e-6))
@@ -806,7 +967,10 @@ class VAE(nn.Module):
 
         Parameters
         ----------
-        x : (N, C, H, W) in [0, 1]; values under missing pixels are ignored
+        x : (N, C, H, W)
+            Observed pixels (mask True) finite and in [0, 1] (0/1 for a Bernoulli VAE).
+            Values under missing pixels (mask False) are ignored, so they may be anything,
+            NaN included (the usual marker of a missing value).
         mask : bool (N, C, H, W) or (C, H, W), True where observed
         labels : int or Tensor (N,), optional for a conditional model (see above)
         method : {"importance", "gibbs", "optimize"}
@@ -826,16 +990,14 @@ class VAE(nn.Module):
         ``x`` was NumPy. With ``return_ess``, a pair (filled, ess).
         """
         check_one_of(method, "method", INPAINT_METHODS)
-        n_iter = check_int(n_iter, "n_iter", min_value=1)
-        k = check_int(k, "k", min_value=2)
-        n_rounds = check_int(n_rounds, "n_rounds", min_value=1)
+        n_iter = check_count(n_iter, "n_iter")
+        k = check_count(k, "k", min_value=2)
+        n_rounds = check_count(n_rounds, "n_rounds")
         _check_seed(seed)
+        return_ess = check_bool(return_ess, "return_ess")
         if return_ess and method != "importance":
             raise ValueError("return_ess=True needs method='importance'.")
-        xt = self._images(x, binary_check=False)
-        m = self._mask(mask, xt)
-        if self.likelihood == "bernoulli" and not ((xt[m] == 0) | (xt[m] == 1)).all():
-            raise ValueError("the observed pixels of x must be binary (0/1) for a Bernoulli VAE.")
+        xt, m = self._observed_images(x, mask)
         gen = _generator(seed, self.device)
         if self.n_classes is not None and labels is None:
             if method != "importance":
@@ -854,6 +1016,36 @@ class VAE(nn.Module):
                     filled, _, ess = self._importance_fill(xt, m, cond, filled, k, n_rounds, gen)
         result = like_input(torch.where(m, xt, filled).clamp(0, 1), x)
         return (result, ess) if return_ess else result
+
+    def _observed_images(self, x: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check a partly observed batch: only pixels under ``mask`` (True) need be valid.
+
+        Returns the images on the model's device with missing pixels set to 1/2 (so that a
+        NaN placeholder never reaches the arithmetic) and the expanded mask.
+        """
+        check_array(x, "x", ndim=4, kinds="f", finite=False)
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"x must have shape (N, {', '.join(map(str, self.data_shape))}) for this "
+                f"model, got {tuple(x.shape)}."
+            )
+        xt = as_tensor(x, device=self.device)
+        m = self._mask(mask, xt)
+        observed = xt[m]
+        if not bool(torch.isfinite(observed).all()):
+            raise ValueError(
+                "x has NaN or infinite values at observed pixels (mask True); only missing "
+                "pixels (mask False) may hold NaN. Fix x or mark those pixels as missing."
+            )
+        if observed.numel() and (float(observed.min()) < 0.0 or float(observed.max()) > 1.0):
+            raise ValueError(
+                f"the observed pixels of x must lie in [0, 1]; they span "
+                f"[{float(observed.min()):g}, {float(observed.max()):g}]."
+            )
+        if self.likelihood == "bernoulli" and not ((observed == 0) | (observed == 1)).all():
+            raise ValueError("the observed pixels of x must be binary (0/1) for a Bernoulli VAE.")
+        xt = torch.where(m, xt, torch.full_like(xt, 0.5)).to(self.dtype)
+        return xt, m
 
     def _mask(self, mask: Any, x: torch.Tensor) -> torch.Tensor:
         check_array(mask, "mask", kinds="b", ndim=(3, 4))
@@ -976,26 +1168,31 @@ class VAE(nn.Module):
         if self.likelihood != "bernoulli":
             raise ValueError("denoise needs a Bernoulli VAE (binary images and flip noise).")
         p = check_probability(noise_rate, "noise_rate", low=0.0, high=0.5)
-        k = check_int(k, "k", min_value=2)
-        n_rounds = check_int(n_rounds, "n_rounds", min_value=1)
+        k = check_count(k, "k", min_value=2)
+        n_rounds = check_count(n_rounds, "n_rounds")
         _check_seed(seed)
         y = self._images(noisy, "noisy")
         cond = self._onehot(labels, len(y))
+        # In log space: with a tiny p, or lambda(z) rounded to exactly 0 or 1, the products
+        # underflow to 0 and log(0) = -inf for every draw would make every weight NaN.
+        log_keep, log_flip = math.log1p(-p), math.log(p)
 
         def pixel_terms(out: torch.Tensor, n: int):
-            lam = torch.sigmoid(out)
-            y_rep = y.repeat(n, 1, 1, 1)
-            like_one = torch.where(y_rep == 1, 1 - p, p)  # p(y_i | x_i = 1)
-            like_zero = torch.where(y_rep == 1, p, 1 - p)  # p(y_i | x_i = 0)
-            evidence = lam * like_one + (1 - lam) * like_zero  # p(y_i | z)
-            return lam * like_one, evidence
+            y_rep = y.repeat(n, 1, 1, 1) == 1
+            keep = torch.full_like(out, log_keep)
+            flip = torch.full_like(out, log_flip)
+            log_like_one = torch.where(y_rep, keep, flip)  # log p(y_i | x_i = 1)
+            log_like_zero = torch.where(y_rep, flip, keep)  # log p(y_i | x_i = 0)
+            log_numerator = F.logsigmoid(out) + log_like_one  # log lambda p(y_i | x_i = 1)
+            log_evidence = torch.logaddexp(log_numerator, F.logsigmoid(-out) + log_like_zero)
+            return log_numerator, log_evidence  # log p(y_i | z) second
 
         def log_lik(out: torch.Tensor, n: int) -> torch.Tensor:
-            return pixel_terms(out, n)[1].log().flatten(1).sum(1)
+            return pixel_terms(out, n)[1].flatten(1).sum(1)
 
         def marginal(out: torch.Tensor) -> torch.Tensor:
-            numerator, evidence = pixel_terms(out, len(out) // len(y))
-            return numerator / evidence
+            log_numerator, log_evidence = pixel_terms(out, len(out) // len(y))
+            return torch.exp(log_numerator - log_evidence)
 
         gen = _generator(seed, self.device)
         estimate, _, _ = self._adaptive_importance(y, cond, k, n_rounds, gen, log_lik, marginal)
@@ -1042,15 +1239,17 @@ class VAE(nn.Module):
 
     # -- training ------------------------------------------------------------------------
 
-    def _check_training_data(self, data: Any, labels: Any) -> None:
-        self._images(data, "data")
+    def _check_training_data(
+        self, data: Any, labels: Any, names: tuple[str, str] = ("data", "labels")
+    ) -> None:
+        self._images(data, names[0])
         if self.n_classes is not None and labels is None:
             raise ValueError(
-                f"this VAE is conditional (n_classes={self.n_classes}); pass labels=, an (N,) "
-                "int64 tensor."
+                f"this VAE is conditional (n_classes={self.n_classes}); pass {names[1]}, an "
+                "(N,) int64 tensor."
             )
         if labels is not None:
-            self._onehot(labels, len(data))
+            self._onehot(labels, len(data), names[1])
 
 
 # --------------------------------------------------------------------------- pPCA
@@ -1096,12 +1295,17 @@ class LinearGaussianVAE(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        data_dim = check_int(data_dim, "data_dim", min_value=2)
-        latent_dim = check_int(latent_dim, "latent_dim", min_value=1)
+        data_dim = check_count(data_dim, "data_dim", min_value=2)
+        latent_dim = check_count(latent_dim, "latent_dim")
         if latent_dim >= data_dim:
             raise ValueError(f"latent_dim must be < data_dim={data_dim}, got {latent_dim}.")
         check_one_of(posterior, "posterior", ("full", "diagonal"))
         _check_seed(seed)
+        if 2 * data_dim * latent_dim + latent_dim**2 > 2**30:
+            raise ValueError(
+                f"this LinearGaussianVAE would not fit in memory: reduce data_dim={data_dim} or "
+                f"latent_dim={latent_dim}."
+            )
         gen = None if seed is None else torch.Generator().manual_seed(seed)
         self.data_dim, self.latent_dim, self.posterior = data_dim, latent_dim, posterior
         self.settings = {"data_dim": data_dim, "latent_dim": latent_dim, "posterior": posterior}
@@ -1120,12 +1324,15 @@ class LinearGaussianVAE(nn.Module):
 
     def _data(self, x: Any, name: str = "x") -> torch.Tensor:
         check_array(x, name, ndim=2, kinds="f", shape=(None, self.data_dim))
+        check_fits_dtype(x, name, self.W.dtype)
         return as_tensor(x, dtype=self.W.dtype, device=self.device)
 
-    def _check_training_data(self, data: Any, labels: Any) -> None:
-        self._data(data, "data")
+    def _check_training_data(
+        self, data: Any, labels: Any, names: tuple[str, str] = ("data", "labels")
+    ) -> None:
+        self._data(data, names[0])
         if labels is not None:
-            raise ValueError("LinearGaussianVAE is unconditional; pass labels=None.")
+            raise ValueError(f"LinearGaussianVAE is unconditional; pass {names[1]}=None.")
 
     def posterior_scale(self) -> torch.Tensor:
         """S, the lower-triangular square root of the encoder's covariance, shape (L, L)."""
@@ -1156,14 +1363,23 @@ class LinearGaussianVAE(nn.Module):
         with torch.no_grad():
             mu_q, cov_q = self.encode(x)
             mu_p, cov_p = self.true_posterior(x)
-            q = torch.distributions.MultivariateNormal(mu_q, cov_q)
-            p = torch.distributions.MultivariateNormal(mu_p, cov_p)
-            return torch.distributions.kl_divergence(q, p)
+            _finite_result(self, mu_q, "x", x)
+            _finite_result(self, mu_p, "x", x)
+            q = torch.distributions.MultivariateNormal(mu_q, cov_q, validate_args=False)
+            p = torch.distributions.MultivariateNormal(mu_p, cov_p, validate_args=False)
+            return _finite_result(self, torch.distributions.kl_divergence(q, p), "x", x)
 
     def elbo_terms(self, x: ArrayLike, labels: Any = None, **_: Any):
         """Closed-form expected log-likelihood (N,) and KL to the prior (N,), nats."""
-        mu, _ = self.encode(x, labels)
-        x = self._data(x)
+        if labels is not None:
+            raise ValueError("LinearGaussianVAE is unconditional; pass labels=None.")
+        recon, kl = self._elbo_terms(self._data(x))
+        _finite_result(self, recon, "x", x)
+        return recon, _finite_result(self, kl, "x", x)
+
+    def _elbo_terms(self, x: torch.Tensor):
+        """The closed-form terms of a checked batch (the training step calls this)."""
+        mu = x @ self.V.T + self.c
         scale = self.posterior_scale()
         sigma2 = self.log_sigma2.exp()
         resid = ((x - mu @ self.W.T - self.b) ** 2).sum(1)
@@ -1176,20 +1392,19 @@ class LinearGaussianVAE(nn.Module):
     def elbo(self, x: ArrayLike, labels: Any = None, **_: Any) -> torch.Tensor:
         """The ELBO per example in closed form (exact, not estimated), shape (N,), nats."""
         recon, kl = self.elbo_terms(x, labels)
-        return recon - kl
+        return _finite_result(self, recon - kl, "x", x)
 
     def exact_log_likelihood(self, x: ArrayLike) -> ArrayLike:
         r""":math:`\log \mathcal N(x; b, W W^\top + \sigma^2 I)` per example, shape (N,)."""
         with torch.no_grad():
-            return like_input(
-                ppca_log_likelihood(self._data(x), self.W, self.b, self.log_sigma2.exp()), x
-            )
+            values = ppca_log_likelihood(self._data(x), self.W, self.b, self.log_sigma2.exp())
+            return like_input(_finite_result(self, values, "x", x), x)
 
     def log_likelihood(
         self, x: ArrayLike, labels: Any = None, *, k: int = 1000, seed: int | None = None
     ) -> torch.Tensor:
         """Importance-weighted (IWAE) estimate of log p(x) per example, shape (N,), nats."""
-        k = check_int(k, "k", min_value=1)
+        k = check_count(k, "k")
         _check_seed(seed)
         mu, _ = self.encode(x, labels)
         x = self._data(x)
@@ -1208,14 +1423,17 @@ class LinearGaussianVAE(nn.Module):
                 log_px = -0.5 * self.data_dim * (LOG_2PI + self.log_sigma2) - resid / (2 * sigma2)
                 log_q = _log_standard_normal(eps) - log_det
                 logws.append(log_px + _log_standard_normal(z) - log_q)
-            return torch.logsumexp(torch.cat(logws), 0) - math.log(k)
+            estimate = torch.logsumexp(torch.cat(logws), 0) - math.log(k)
+            return _finite_result(self, estimate, "x", x)
 
     def sample(
         self, n: int, labels: Any = None, seed: int | None = None, *, noise: bool = False
     ) -> torch.Tensor:
         """Draw n points: the decoder mean W z + b (default) or with the N(0, σ²I) noise."""
-        n = check_int(n, "n", min_value=1)
+        n = check_count(n, "n")
+        _check_elements(n * self.data_dim, "n")
         _check_seed(seed)
+        noise = check_bool(noise, "noise")
         if labels is not None:
             raise ValueError("LinearGaussianVAE is unconditional; pass labels=None.")
         gen = _generator(seed, self.device)
@@ -1247,17 +1465,33 @@ def ppca_mle(X: ArrayLike, latent_dim: int) -> tuple[ArrayLike, ArrayLike, float
     sigma2 : float
     """
     check_array(X, "X", ndim=2, kinds="f")
-    latent_dim = check_int(latent_dim, "latent_dim", min_value=1)
+    latent_dim = check_count(latent_dim, "latent_dim")
     n, d = X.shape
     if latent_dim >= d:
         raise ValueError(f"latent_dim must be < the data dimension {d}, got {latent_dim}.")
     Xt = torch.as_tensor(as_numpy(X), dtype=torch.float64)
-    mean = Xt.mean(0)
-    cov = (Xt - mean).T @ (Xt - mean) / n
+    # In units of a power of two near the data's size (exact): squares of 1e200 stay finite.
+    largest = float(Xt.abs().max())
+    scale = 1.0 if largest == 0 else math.ldexp(1.0, math.frexp(largest)[1] - 1)
+    Xs = Xt / scale
+    mean = Xs.mean(0)
+    cov = (Xs - mean).T @ (Xs - mean) / n
     evals, evecs = torch.linalg.eigh(cov)
     evals, evecs = evals.flip(0), evecs.flip(1)
-    sigma2 = float(evals[latent_dim:].mean())
-    W = evecs[:, :latent_dim] * (evals[:latent_dim] - sigma2).clamp_min(0).sqrt()
+    sigma2_scaled = float(evals[latent_dim:].mean())
+    if not sigma2_scaled > 64 * np.finfo(np.float64).eps * max(float(evals[0]), 1e-300):
+        raise ValueError(
+            f"X varies in at most latent_dim={latent_dim} directions ({n} points): the noise "
+            "variance sigma2 of the pPCA MLE would be 0 and the likelihood unbounded. Use more "
+            "points, a smaller latent_dim, or add noise."
+        )
+    W = evecs[:, :latent_dim] * (evals[:latent_dim] - sigma2_scaled).clamp_min(0).sqrt() * scale
+    mean = mean * scale
+    sigma2 = sigma2_scaled * scale * scale  # inf, not OverflowError, when too large
+    if not math.isfinite(sigma2):
+        raise ValueError(
+            f"X is too large (max |X| = {largest:.3g}): its variance overflows float64; rescale X."
+        )
     if isinstance(X, torch.Tensor):
         return W.to(X.device, X.dtype), mean.to(X.device, X.dtype), sigma2
     return W.numpy(), mean.numpy(), sigma2
@@ -1283,15 +1517,31 @@ def ppca_log_likelihood(
     d = X.shape[1]
     check_array(W, "W", ndim=2, kinds="f", shape=(d, None))
     check_array(mean, "mean", ndim=1, kinds="f", shape=(d,))
+    if isinstance(sigma2, np.ndarray | torch.Tensor):
+        check_array(sigma2, "sigma2", ndim=0, kinds="f", finite=False)
+        sigma2 = float(sigma2)
+    if isinstance(sigma2, bool) or not isinstance(sigma2, numbers.Real):
+        raise TypeError(f"sigma2 must be a positive float or a 0-d tensor, got {sigma2!r}.")
+    if not sigma2 > 0:
+        raise ValueError(f"sigma2 must be > 0, got {float(sigma2)}.")
+    if not math.isfinite(sigma2):
+        raise ValueError(f"sigma2 must be finite, got {sigma2}.")
     Xt = as_tensor(X)
     dev, dtype = Xt.device, Xt.dtype
-    Wt = as_tensor(W, dtype=dtype, device=dev)
-    s2 = torch.as_tensor(sigma2, dtype=dtype, device=dev)
-    if not bool(s2 > 0):
-        raise ValueError(f"sigma2 must be > 0, got {float(s2)}.")
-    cov = Wt @ Wt.T + s2 * torch.eye(d, dtype=dtype, device=dev)
-    dist = torch.distributions.MultivariateNormal(as_tensor(mean, dtype=dtype, device=dev), cov)
-    return like_input(dist.log_prob(Xt), X)
+    # float64 whatever the input: a float32 sigma2 of 1e-300 would be 0 (a singular matrix).
+    wide = torch.float32 if dev.type == "mps" else torch.float64
+    Wt = as_tensor(W, dtype=wide, device=dev)
+    cov = Wt @ Wt.T + sigma2 * torch.eye(d, dtype=wide, device=dev)
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if int(info) != 0 or not bool(torch.isfinite(chol).all()):
+        raise ValueError(
+            f"W W^T + sigma2 I is not numerically positive definite (sigma2 = {sigma2:.3g}, "
+            f"max |W| = {float(Wt.abs().max()):.3g}); use a larger sigma2 or a smaller W."
+        )
+    dist = torch.distributions.MultivariateNormal(
+        as_tensor(mean, dtype=wide, device=dev), scale_tril=chol, validate_args=False
+    )
+    return like_input(dist.log_prob(Xt.to(wide)).to(dtype), X)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -1340,13 +1590,21 @@ def gradient_estimator_variance(
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}.")
-    n_samples = check_int(n_samples, "n_samples", min_value=1)
-    n_trials = check_int(n_trials, "n_trials", min_value=2)
+    n_samples = check_count(n_samples, "n_samples")
+    n_trials = check_count(n_trials, "n_trials", min_value=2)
     _check_seed(seed)
+    if baseline is not None:
+        if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+            raise TypeError(f"baseline must be a float or None, got {baseline!r}.")
+        if not math.isfinite(baseline):
+            raise ValueError(f"baseline must be finite, got {baseline!r}.")
     target = resolve_device(device)
     check_array(mu, "mu", ndim=1, kinds="f")
     check_array(sigma, "sigma", ndim=1, kinds="f", shape=mu.shape, min_value=0.0)
     dtype = torch.float32 if target.type == "mps" else torch.float64  # MPS has no float64
+    check_fits_dtype(mu, "mu", dtype)
+    check_fits_dtype(sigma, "sigma", dtype)
+    _check_elements(n_trials * n_samples * len(mu), "n_trials and n_samples")
     mu_t = as_tensor(mu, dtype=dtype, device=target)
     sigma_t = as_tensor(sigma, dtype=dtype, device=target)
     if bool((sigma_t <= 0).any()):
@@ -1363,13 +1621,22 @@ def gradient_estimator_variance(
     (fprime,) = torch.autograd.grad(values.sum(), z)
     reparam = torch.stack([fprime, fprime * eps]).mean(2)  # (2, trials, D)
     centred = (values.detach() - (baseline or 0.0))[..., None]
-    score_mu = (z.detach() - mu_t) / sigma_t**2
-    score_sigma = ((z.detach() - mu_t) ** 2 - sigma_t**2) / sigma_t**3
+    # (z - mu) / sigma^2 = eps / sigma and ((z - mu)^2 - sigma^2) / sigma^3 = (eps^2 - 1) / sigma:
+    # the same scores without sigma^2, which underflows (0/0) for sigma < 1e-154.
+    score_mu = eps / sigma_t
+    score_sigma = (eps**2 - 1.0) / sigma_t
     score = torch.stack([centred * score_mu, centred * score_sigma]).mean(2)
-    return {
+    result = {
         name: {"mean": g.mean(1), "variance": g.var(1)}
         for name, g in (("reparameterization", reparam), ("score_function", score))
     }
+    if not all(bool(torch.isfinite(v).all()) for r in result.values() for v in r.values()):
+        raise ValueError(
+            "the gradient estimates overflow: f's values minus the baseline "
+            f"(largest |f - baseline| = {float(centred.abs().max()):.3g}) or its gradient are "
+            "too large for their variance to be represented; rescale f or the baseline."
+        )
+    return result
 
 
 # --------------------------------------------------------------------------- dequantization
@@ -1405,22 +1672,40 @@ def dequantize(
     -------
     Tensor, shape (copies · N, C, H, W), values in [0, 1)
     """
-    check_images(images, "images")
-    n_levels = check_int(n_levels, "n_levels", min_value=2)
-    copies = check_int(copies, "copies", min_value=1)
+    n_levels = check_count(n_levels, "n_levels", min_value=2)
+    copies = check_count(copies, "copies")
     _check_seed(seed)
+    k = _grid_levels(images, n_levels)
+    _check_elements(copies * k.numel(), "copies")
     x = as_tensor(images)
-    levels = x * (n_levels - 1)
+    k = k.repeat(copies, 1, 1, 1)
+    gen = _generator(seed, k.device)
+    u = torch.rand(k.shape, generator=gen, device=k.device, dtype=x.dtype)
+    return _below_one((k + u.to(k.dtype)) / n_levels, x.dtype)
+
+
+def _grid_levels(images: Any, n_levels: int) -> torch.Tensor:
+    """Check images lie on the grid k / (L - 1) and return k, float64 (float32 on MPS)."""
+    check_images(images, "images")
+    x = as_tensor(images)
+    wide = torch.float32 if x.device.type == "mps" else torch.float64
+    levels = x.to(wide) * float(n_levels - 1)
     k = levels.round()
-    if not torch.allclose(levels, k, atol=1e-4):
+    # As torch.allclose(levels, k, atol=1e-4) did, plus the rounding of the grid values to
+    # x's dtype, scaled by L - 1 (float32 cannot hold k / 100000 to 1e-4 after scaling).
+    tolerance = 1e-4 + 1e-5 * k.abs() + 4 * float(torch.finfo(x.dtype).eps) * (n_levels - 1)
+    if not bool(((levels - k).abs() <= tolerance).all()):
         raise ValueError(
             f"images must take values k / {n_levels - 1} (n_levels={n_levels}); these do not. "
             "Pass the number of grey levels the images really have (2 for binary images)."
         )
-    k = k.repeat(copies, 1, 1, 1)
-    gen = _generator(seed, k.device)
-    u = torch.rand(k.shape, generator=gen, device=k.device, dtype=k.dtype)
-    return (k + u) / n_levels
+    return k
+
+
+def _below_one(y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Cast to ``dtype`` keeping values below 1: (L - 1 + u) / L can round up to 1.0."""
+    top = torch.nextafter(torch.ones((), dtype=dtype), torch.zeros((), dtype=dtype))
+    return y.to(dtype).clamp_max(top.to(y.device))
 
 
 def discrete_log_likelihood(
@@ -1464,9 +1749,10 @@ def discrete_log_likelihood(
     """
     if not callable(log_density):
         raise TypeError(f"log_density must be callable, got {type(log_density).__name__}.")
-    k = check_int(k, "k", min_value=1)
+    k = check_count(k, "k")
+    n_levels = check_count(n_levels, "n_levels", min_value=2)
     _check_seed(seed)
-    dequantize(images[:1], n_levels)  # checks the images and the grid before any work
+    grid = _grid_levels(images, n_levels)  # checks every image and the grid before any work
     x = as_tensor(images)
     n, d = len(x), math.prod(x.shape[1:])
     gen = _generator(seed, x.device)
@@ -1474,10 +1760,19 @@ def discrete_log_likelihood(
     logps = []
     for done in range(0, k, per_block):
         m = min(per_block, k - done)
-        levels = (x * (n_levels - 1)).round().repeat(m, 1, 1, 1)
+        levels = grid.repeat(m, 1, 1, 1)
         u = torch.rand(levels.shape, generator=gen, device=x.device, dtype=x.dtype)
-        values = as_tensor(log_density(((levels + u) / n_levels).flatten(1)))
-        logps.append(values.to(torch.float64).view(m, n))
+        points = _below_one((levels + u.to(levels.dtype)) / n_levels, x.dtype).flatten(1)
+        values = log_density(points)
+        if not isinstance(values, np.ndarray | torch.Tensor) or tuple(values.shape) != (m * n,):
+            raise ValueError(
+                f"log_density must map points of shape {tuple(points.shape)} to an array of "
+                f"shape ({m * n},), got {getattr(values, 'shape', type(values).__name__)}."
+            )
+        values = as_tensor(values).to(torch.float64)
+        if bool(torch.isnan(values).any()) or bool((values == math.inf).any()):
+            raise ValueError("log_density returned NaN or +inf; it must return log-densities.")
+        logps.append(values.view(m, n))
     return torch.logsumexp(torch.cat(logps), 0) - math.log(k) - d * math.log(n_levels)
 
 
@@ -1535,9 +1830,10 @@ def train_vae(
         Logs ``val_elbo`` (ELBO in nats, mean per example) and ``val_loss`` (its negative)
         after each epoch.
     patience : int, optional
-        Early stopping on ``val_loss`` (needs ``validation``); the best weights are restored.
+        Early stopping on ``val_loss`` after this many epochs (>= 1) without improvement
+        (needs ``validation``); the best weights are restored.
     seed : int, optional
-        Seeds the shuffling and the draws of z (see Notes).
+        Seeds the shuffling and the draws of z (see Notes); an integer in [0, 2**32).
     device : optional
         Default ``get_device()``.
     progress : bool
@@ -1561,17 +1857,23 @@ def train_vae(
         raise TypeError(f"model must be a VAE or LinearGaussianVAE, got {type(model).__name__}.")
     beta = check_positive(beta, "beta", strict=False)
     lr = check_positive(lr, "lr")
-    batch_size = check_int(batch_size, "batch_size", min_value=1)
-    _check_seed(seed)
+    if lr > MAX_LR:
+        raise ValueError(f"lr must be at most {MAX_LR:.3g} (float32), got {lr:g}.")
+    batch_size = check_count(batch_size, "batch_size")
+    seed = check_seed(seed, max_value=MAX_LOOP_SEED)
+    progress = check_bool(progress, "progress")
+    check_callable(on_epoch_end, "on_epoch_end")
+    if patience is not None:
+        patience = check_count(patience, "patience")
     model._check_training_data(data, labels)
     n = len(data)
     epochs = _default_epochs(n, batch_size) if epochs is None else epochs
-    epochs = check_int(epochs, "epochs", min_value=1)
+    epochs = check_count(epochs, "epochs")
     warmup = max(1, epochs // 10) if warmup_epochs is None else warmup_epochs
-    warmup = check_int(warmup, "warmup_epochs", min_value=0)
+    warmup = check_count(warmup, "warmup_epochs", min_value=0)
     val_x, val_labels = _validation_parts(validation)
     if val_x is not None:
-        model._check_training_data(val_x, val_labels)
+        model._check_training_data(val_x, val_labels, ("validation[0]", "validation[1]"))
     if patience is not None and val_x is None:
         raise ValueError("patience needs validation=(x_val,) or (x_val, labels_val).")
     target = resolve_device(device)
@@ -1597,7 +1899,7 @@ def train_vae(
             cond = None if y is None else F.one_hot(y, model.n_classes).float()
             recon, kl = model._elbo_terms(x, cond)
         else:
-            recon, kl = model.elbo_terms(x)
+            recon, kl = model._elbo_terms(x.to(model.W.dtype))
         loss = -(recon - weight * kl).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -1624,20 +1926,26 @@ def train_vae(
     tensors = [as_tensor(data, dtype=torch.float32)]
     if labels is not None:
         tensors.append(as_tensor(labels, dtype=torch.int64))
-    return train_loop(
-        step,
-        tensors,
-        modules=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        device=target,
-        progress=progress,
-        validate=validate,
-        patience=patience,
-        on_epoch_end=on_epoch_end,
-        desc=f"VAE ({model.__class__.__name__})",
-    )
+    try:
+        return train_loop(
+            step,
+            tensors,
+            modules=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            device=target,
+            progress=progress,
+            validate=validate,
+            patience=patience,
+            on_epoch_end=on_epoch_end,
+            desc=f"VAE ({model.__class__.__name__})",
+        )
+    except TrainingDiverged as err:
+        raise TrainingDiverged(
+            f"{err} The settings were lr={lr:g}, beta={beta:g}, batch_size={batch_size}, "
+            f"warmup_epochs={warmup}."
+        ) from err
 
 
 def _validation_parts(validation: Any) -> tuple[Any, Any]:
@@ -1645,6 +1953,10 @@ def _validation_parts(validation: Any) -> tuple[Any, Any]:
         return None, None
     if isinstance(validation, torch.Tensor | np.ndarray):
         return validation, None
+    if isinstance(validation, str | bytes) or not isinstance(validation, Sequence):
+        raise TypeError(
+            f"validation must be (x_val,) or (x_val, labels_val), got {type(validation).__name__}."
+        )
     parts = list(validation)
     if len(parts) not in (1, 2):
         raise ValueError(

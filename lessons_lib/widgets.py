@@ -20,16 +20,28 @@ Design choices, each for a reason:
 from __future__ import annotations
 
 import base64
+import html
+import math
+import numbers
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from traitlets import TraitError
 
-from lessons_lib.checks import ArrayLike, as_numpy, check_array, check_labels
+from lessons_lib.checks import (
+    ArrayLike,
+    as_numpy,
+    check_bool,
+    check_images,
+    check_int,
+    check_labels,
+    check_seed,
+)
 from lessons_lib.plotting import array_to_png, figure_to_png, tile_images
 
 __all__ = [
@@ -43,6 +55,27 @@ __all__ = [
 
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 _MAX_SEED = 2**31 - 1
+#: The value of the "all classes" entry of :func:`browse_dataset` (labels are ints, so a
+#: string cannot collide with a class, not even -1).
+ALL_CLASSES = "all"
+
+
+def _real(value: Any, name: str) -> int | float:
+    """A finite real number (not a bool) as a Python int or float."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    return value
+
+
+def _description(description: Any) -> str:
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a str, got {type(description).__name__}.")
+    return description
 
 
 # --------------------------------------------------------------------------- controls
@@ -56,39 +89,108 @@ def slider(
     *,
     description: str = "",
 ) -> W.Widget:
-    """An ``IntSlider`` (all ints) or ``FloatSlider`` that updates on release only."""
-    is_int = all(isinstance(v, int) for v in (min, max, step or 1, value or min))
+    """An ``IntSlider`` (all ints) or ``FloatSlider`` that updates on release only.
+
+    Parameters
+    ----------
+    min, max : int or float
+        The range, ``min <= max``, finite.
+    step : int or float, optional
+        > 0; default 1 for ints, a hundredth of the range for floats.
+    value : int or float, optional
+        The start, in ``[min, max]`` (default ``min``).
+    description : str
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bound, step or value that is not a finite number, ``min > max``, ``step <= 0``,
+        or a value outside the range (ipywidgets would clip it silently).
+    """
+    low, high = _real(min, "min"), _real(max, "max")
+    if low > high:
+        raise ValueError(f"min must be <= max, got min={low!r} > max={high!r}; swap them.")
+    if step is not None:
+        step = _real(step, "step")
+        if step <= 0:
+            raise ValueError(f"step must be > 0, got {step!r}.")
+    if value is not None:
+        value = _real(value, "value")
+        if not low <= value <= high:
+            raise ValueError(f"value must lie in [min, max] = [{low!r}, {high!r}], got {value!r}.")
+    description = _description(description)
+    is_int = all(
+        isinstance(v, int) for v in (low, high, step or 1, low if value is None else value)
+    )
     cls = W.IntSlider if is_int else W.FloatSlider
-    kwargs = {"min": min, "max": max, "value": min if value is None else value}
+    kwargs = {"min": low, "max": high, "value": low if value is None else value}
     if step is not None:
         kwargs["step"] = step
     elif not is_int:
-        kwargs["step"] = (max - min) / 100
+        # high / 100 - low / 100: (high - low) overflows for bounds near +-1e308.
+        kwargs["step"] = (high / 100 - low / 100) or 1.0
+    if not is_int:
+        kwargs = {key: float(v) for key, v in kwargs.items()}
     return cls(description=description, continuous_update=False, **kwargs)
 
 
 def dropdown(options: Sequence[Any] | Mapping[str, Any], value: Any = None, *, description=""):
-    """A ``Dropdown``; ``options`` may be a list or a mapping of label to value."""
-    items = list(options.items()) if isinstance(options, Mapping) else list(options)
+    """A ``Dropdown``; ``options`` may be a list or a mapping of label to value.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a list or mapping (a str is refused: it is not a list of labels).
+    ValueError
+        No options, or ``value`` is not among them.
+    """
+    if isinstance(options, str | bytes) or not isinstance(options, Mapping | Iterable):
+        raise TypeError(
+            f"options must be a list or a dict of label to value, got {type(options).__name__}."
+        )
+    items = (
+        [(str(k), v) for k, v in options.items()] if isinstance(options, Mapping) else list(options)
+    )
+    if not items:
+        raise ValueError("options is empty; a dropdown needs at least one choice.")
+    description = _description(description)
     widget = W.Dropdown(options=items, description=description)
     if value is not None:
-        widget.value = value
+        try:
+            widget.value = value
+        except TraitError as err:
+            raise ValueError(
+                f"value {value!r} is not one of the options {list(widget.options)!r}."
+            ) from err
     return widget
 
 
 def checkbox(value: bool = False, *, description: str = "") -> W.Checkbox:
-    """A ``Checkbox``."""
-    return W.Checkbox(value=value, description=description, indent=False)
+    """A ``Checkbox``; ``value`` must be True or False."""
+    value = check_bool(value, "value")
+    return W.Checkbox(value=value, description=_description(description), indent=False)
 
 
 def seed_control(value: int = 0, *, description: str = "seed") -> W.BoundedIntText:
-    """A box for the random seed (the "sample again" button increments it)."""
-    return W.BoundedIntText(value=value, min=0, max=_MAX_SEED, description=description)
+    """A box for the random seed (the "sample again" button increments it).
+
+    ``value`` must be an integer in [0, 2**31 - 1] (the box would clip others silently).
+    """
+    value = check_seed(value, "value", allow_none=False, max_value=_MAX_SEED)
+    return W.BoundedIntText(
+        value=value, min=0, max=_MAX_SEED, description=_description(description)
+    )
 
 
 def _as_control(name: str, spec: Any) -> W.Widget:
     """Shorthands: ``(min, max[, step])`` a slider, a list or dict a dropdown, a bool a box."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TypeError(
+            f"control names must be keyword names of render (identifiers), got {name!r}."
+        )
     if isinstance(spec, W.Widget):
+        if not hasattr(spec, "value"):
+            raise TypeError(f"control {name!r}: the widget {type(spec).__name__} has no value.")
         widget = spec
     elif isinstance(spec, bool):
         widget = checkbox(spec)
@@ -160,6 +262,19 @@ class Sampler:
     ) -> None:
         if not callable(render):
             raise TypeError(f"render must be callable, got {type(render).__name__}.")
+        if not isinstance(controls, Mapping):
+            raise TypeError(
+                f"controls must be a dict of name to control, got {type(controls).__name__}."
+            )
+        if nrow is not None:
+            nrow = check_int(nrow, "nrow", min_value=1)
+        if isinstance(upscale, str):
+            if upscale != "auto":
+                raise ValueError(f"upscale must be a positive int or 'auto', got {upscale!r}.")
+        else:
+            upscale = check_int(upscale, "upscale", min_value=1)
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"title must be a str, got {type(title).__name__}.")
         self.render = render
         self.nrow = nrow
         self.upscale = upscale
@@ -171,14 +286,15 @@ class Sampler:
         self.png = b""
         self.error: str | None = None
         self.n_renders = 0
-        self.last_render_ms = float("nan")
+        self.last_render_ms = 0.0
         children = [W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))]
         if "seed" in self.controls:
             self.button = W.Button(description="sample again", icon="refresh")
             self.button.on_click(self._next_seed)
             children.append(self.button)
         if title:
-            children.insert(0, W.HTML(f"<b>{title}</b>"))
+            # The title is text, not markup: "<" or "&" in it must show as typed.
+            children.insert(0, W.HTML(f"<b>{html.escape(title)}</b>"))
         self.widget = W.VBox([*children, self.image, self.status])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
@@ -203,8 +319,10 @@ class Sampler:
             result = self.render(**self.values)
             png, picture = self._to_png(result)
         except Exception as err:  # a bad slider position must not kill the widget
+            self.last_render_ms = 1000 * (time.perf_counter() - start)
             self.error = f"{type(err).__name__}: {err}"
-            self.status.value = f"<span style='color:#b00'>{self.error}</span>"
+            # Escaped: a message quoting "<class 'int'>" or user data must not become markup.
+            self.status.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
             return
         self.result, self.picture, self.png, self.error = result, picture, png, None
         self.image.value = png
@@ -228,7 +346,8 @@ class Sampler:
             padding=0 if is_single else 1,
             upscale=self.upscale,
         )
-        return array_to_png(picture), picture
+        # Shown like matplotlib shows images: values outside [0, 1] are clipped for display.
+        return array_to_png(np.clip(picture, 0.0, 1.0)), picture
 
     # -- display -------------------------------------------------------------------------
 
@@ -266,20 +385,35 @@ def browse_dataset(
     ----------
     images : (N, C, H, W) in [0, 1]
     labels : (N,) int
+        Any integers (not only 0..K−1: e.g. a subset of classes, or negative codes).
     class_names : sequence of str, optional
-        Names for the dropdown (default: the class numbers).
+        Names for the dropdown (default: the class numbers). ``class_names[c]`` names label
+        ``c`` when every label is in ``0..len(class_names) - 1``; otherwise there must be one
+        name per distinct label, in increasing label order.
     n : int
         Images shown at once.
-    """
-    check_array(images, "images", ndim=4)
-    check_labels(labels, "labels", n=len(images))
-    images_np, labels_np = as_numpy(images), as_numpy(labels)
-    classes = np.unique(labels_np)
-    names = class_names or [str(c) for c in classes]
-    options = {"all classes": -1, **{str(names[int(c)]): int(c) for c in classes}}
+    nrow : int
+        Images per row.
 
-    def render(label: int, seed: int) -> np.ndarray:
-        pool = np.flatnonzero(labels_np == label) if label >= 0 else np.arange(len(labels_np))
+    Returns
+    -------
+    Sampler
+        Controls ``label`` (a class, or ``ALL_CLASSES``) and ``seed``.
+    """
+    check_images(images, "images")
+    check_labels(labels, "labels", n=len(images))
+    n = check_int(n, "n", min_value=1)
+    nrow = check_int(nrow, "nrow", min_value=1)
+    images_np, labels_np = as_numpy(images), as_numpy(labels).astype(np.int64)
+    classes = [int(c) for c in np.unique(labels_np)]
+    names = _class_names(class_names, classes)
+    options = [("all classes", ALL_CLASSES), *zip(names, classes)]
+
+    def render(label: int | str, seed: int) -> np.ndarray:
+        if isinstance(label, str):  # ALL_CLASSES
+            pool = np.arange(len(labels_np))
+        else:
+            pool = np.flatnonzero(labels_np == label)
         chosen = np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
         return images_np[chosen]
 
@@ -288,3 +422,30 @@ def browse_dataset(
         {"label": dropdown(options, description="class"), "seed": seed_control()},
         nrow=nrow,
     )
+
+
+def _class_names(class_names: Sequence[str] | None, classes: list[int]) -> list[str]:
+    """One distinct dropdown label per class (see :func:`browse_dataset`)."""
+    if class_names is None:
+        return [str(c) for c in classes]
+    if isinstance(class_names, str | bytes) or not isinstance(class_names, Sequence):
+        raise TypeError(f"class_names must be a list of str, got {type(class_names).__name__}.")
+    names = list(class_names)
+    if all(0 <= c < len(names) for c in classes):
+        chosen = [names[c] for c in classes]
+    elif len(names) == len(classes):
+        chosen = names
+    else:
+        raise ValueError(
+            f"class_names has {len(names)} names, but the labels are {classes[:10]}"
+            f"{'…' if len(classes) > 10 else ''}: give one name per label value 0.."
+            f"{max(classes)} or one per distinct label ({len(classes)})."
+        )
+    labels, seen = [], set()
+    for c, name in zip(classes, chosen):
+        label = str(name)
+        if label in seen or label == "all classes":  # a dropdown needs distinct labels
+            label = f"{label} ({c})"
+        seen.add(label)
+        labels.append(label)
+    return labels

@@ -570,3 +570,369 @@ def test_cuda_sampling_matches_seed_and_range():
         progress=False,
     )
     assert np.isfinite(history["g_loss"]).all()
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+class TestTruncationRegressions:
+    """Truncated latents: bounded time for any t > 0, exact truncated normal."""
+
+    @pytest.mark.parametrize("t", [1e-300, 1e-7, 0.01, 0.5, 2.0, 40.0, 1e300])
+    def test_any_positive_truncation_returns_at_once_inside_the_interval(self, t):
+        model = GAN((2,), latent_dim=4, width=8, seed=0)
+        z = model.latent(64, seed=0, truncation=t)
+        assert z.shape == (64, 4) and torch.isfinite(z).all()
+        assert float(z.abs().max()) <= t
+        if 1e-30 < t < 1.0:  # nearly uniform on [-t, t]: its spread reaches the ends
+            assert float(z.abs().max()) > 0.5 * t
+
+    def test_truncated_draws_follow_the_truncated_normal(self):
+        model = GAN((2,), latent_dim=50, width=8, seed=0)
+        z = model.latent(200, seed=3, truncation=1.0).flatten().double().numpy()
+        reference = stats.truncnorm(-1.0, 1.0)
+        assert stats.kstest(z, reference.cdf).pvalue > 1e-3
+
+    @pytest.mark.parametrize(
+        ("t", "error"),
+        [
+            (0.0, ValueError),
+            (-1.0, ValueError),
+            (math.nan, TypeError),
+            (math.inf, TypeError),
+            ("1", TypeError),
+            (True, TypeError),
+        ],
+    )
+    def test_bad_truncation_is_refused(self, t, error):
+        model = GAN((2,), latent_dim=4, width=8, seed=0)
+        with pytest.raises(error, match="truncation"):
+            model.latent(3, truncation=t)
+        with pytest.raises(error, match="truncation"):
+            model.sample(3, truncation=t)
+
+
+class TestGANInputRegressions:
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"data_shape": None}, TypeError, "data_shape"),
+            ({"data_shape": "22"}, TypeError, "data_shape"),
+            ({"data_shape": (True, 2)}, TypeError, "data_shape"),
+            ({"data_shape": (2,), "seed": -1}, ValueError, "seed"),
+            ({"data_shape": (2,), "seed": 1.0}, TypeError, "seed"),
+            ({"data_shape": (2,), "seed": True}, TypeError, "seed"),
+            ({"data_shape": (2,), "bounded": "no"}, TypeError, "bounded"),
+            ({"data_shape": (2,), "batch_norm": 0}, TypeError, "batch_norm"),
+            ({"data_shape": (2,), "width": 1}, ValueError, "width"),
+            ({"data_shape": (2,), "pack": 0}, ValueError, "pack"),
+            ({"data_shape": (1, 4096, 4096)}, ValueError, "parameters"),
+        ],
+    )
+    def test_bad_constructor_arguments(self, kwargs, error, match):
+        with pytest.raises(error, match=match):
+            GAN(**{"latent_dim": 4, **kwargs})
+
+    def test_huge_latents_are_refused_not_turned_into_nan(self):
+        model = GAN((1, 8, 8), latent_dim=4, arch="dcgan", width=8, seed=0)
+        with pytest.raises(ValueError, match="z has values up to 1e"):
+            model.generate(torch.full((2, 4), 1e39, dtype=torch.float64))
+        with pytest.raises(ValueError, match="NaN"):
+            model.generate(torch.full((2, 4), math.nan))
+        points = GAN((2,), latent_dim=4, width=8, seed=0)
+        with torch.no_grad():
+            for p in points.generator.parameters():
+                p.fill_(1e5)  # activations overflow float32 for z of 1e30
+        with pytest.raises(ValueError, match="overflowed"):
+            points.generate(torch.full((2, 4), 1e30))
+
+    def test_discriminator_inputs_beyond_float32_are_refused(self):
+        model = GAN((2,), latent_dim=4, width=8, seed=0)
+        with pytest.raises(ValueError, match="x has values up to"):
+            model.discriminate(np.full((2, 2), 1e39))
+        with pytest.raises(ValueError, match="data has values up to"):
+            train_gan(model, np.full((8, 2), 1e39), epochs=1, progress=False)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"betas": (0.5,)}, ValueError, "betas"),
+            ({"betas": (0.5, 1.0)}, ValueError, r"betas\[1\]"),
+            ({"betas": 0.5}, TypeError, "betas"),
+            ({"betas": (0.5, "x")}, TypeError, r"betas\[1\]"),
+            ({"lr_g": 0.0}, ValueError, "lr_g"),
+            ({"lr_d": math.nan}, TypeError, "lr_d"),
+            ({"epochs": 0}, ValueError, "epochs"),
+            ({"batch_size": 0}, ValueError, "batch_size"),
+            ({"d_steps": 0}, ValueError, "d_steps"),
+            ({"ema_decay": 1.0}, ValueError, "ema_decay"),
+            ({"lr_decay": "yes"}, TypeError, "lr_decay"),
+            ({"seed": -1}, ValueError, "seed"),
+            ({"seed": 2**40}, ValueError, "seed"),
+            ({"seed": 0.5}, TypeError, "seed"),
+            ({"progress": None}, TypeError, "progress"),
+            ({"on_epoch_end": "print"}, TypeError, "on_epoch_end"),
+        ],
+    )
+    def test_bad_training_settings_fail_before_training(self, kwargs, error, match):
+        model = GAN((2,), latent_dim=4, width=8, seed=0)
+        before = [p.clone() for p in model.parameters()]
+        with pytest.raises(error, match=match):
+            train_gan(model, _gaussian_blob(16), **{"epochs": 1, "progress": False, **kwargs})
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+    def test_diverging_training_raises_instead_of_logging_nan(self):
+        model = GAN((2,), latent_dim=4, width=8, seed=0)
+        with pytest.raises(ValueError, match="diverged"):
+            train_gan(
+                model,
+                _gaussian_blob(64),
+                epochs=3,
+                batch_size=32,
+                lr_g=1e35,
+                lr_d=1e35,
+                seed=0,
+                device=CPU,
+                progress=False,
+            )
+
+    @pytest.mark.parametrize(
+        ("call", "error", "match"),
+        [
+            (lambda m: m.sample(3, labels=True), TypeError, "labels"),
+            (lambda m: m.sample(3, labels=-1), ValueError, "labels"),
+            (lambda m: m.sample(3, seed=-2), ValueError, "seed"),
+            (lambda m: m.sample(3, seed="1"), TypeError, "seed"),
+            (lambda m: m.latent(3, seed=1.5), TypeError, "seed"),
+            (lambda m: m.class_embedding([1, 2]), TypeError, "labels"),
+            (lambda m: m.class_embedding(torch.tensor([0, 3])), ValueError, "labels"),
+            (lambda m: m.class_embedding(5), ValueError, "labels"),
+        ],
+    )
+    def test_bad_sampling_arguments(self, call, error, match):
+        model = GAN((2,), latent_dim=4, n_classes=3, width=8, seed=0)
+        with pytest.raises(error, match=match):
+            call(model)
+
+    def test_recommended_epochs_checks_its_arguments(self):
+        model = GAN((2,), latent_dim=4, width=8)
+        with pytest.raises(ValueError, match="batch_size"):
+            gan.recommended_epochs(model, 100, batch_size=0)
+        with pytest.raises(TypeError, match="GAN"):
+            gan.recommended_epochs("mlp", 100)
+
+
+class TestMeasureRegressions:
+    @pytest.mark.parametrize("scale", [1e-200, 1.0, 1e200])
+    def test_mode_coverage_is_scale_free(self, scale):
+        centers = ring_centers(8)
+        samples = centers.repeat(4, 1) + 0.01 * torch.randn(
+            32, 2, generator=torch.Generator().manual_seed(0)
+        )
+        got = mode_coverage(
+            samples.double() * scale, centers.double() * scale, 0.02 * scale, min_count=1
+        )
+        assert got == mode_coverage(samples, centers, 0.02, min_count=1) == (8, 1.0)
+
+    def test_mixture_log_density_with_tiny_or_huge_std_has_no_nan(self):
+        x = np.array([[0.0, 0.0], [1e-300, 0.0]])
+        got = mixture_log_density(x, np.zeros((1, 2)), 1e-200)
+        assert np.isfinite(got[0]) and got[0] == pytest.approx(
+            -2 * math.log(1e-200) - math.log(2 * math.pi)
+        )
+        far = mixture_log_density(np.array([[1e200, 0.0]]), np.zeros((1, 2)), 1e199)
+        assert far[0] == pytest.approx(-50.0 - 2 * math.log(1e199) - math.log(2 * math.pi))
+
+    def test_mixture_log_density_far_from_the_origin_keeps_precision(self):
+        # The matrix-product shortcut of cdist cancels to noise here.
+        centers = np.full((30, 2), 1e8)
+        points = np.full((30, 2), 1e8) + np.array([0.001, 0.0])
+        got = mixture_log_density(points, centers, 0.001)
+        assert got == pytest.approx(np.full(30, -0.5 - 2 * math.log(0.001) - math.log(2 * math.pi)))
+
+    def test_kde_default_bandwidth_for_huge_samples(self):
+        samples = np.random.default_rng(0).normal(size=(50, 2)) * 1e200
+        log_density = kde_log_density(samples)
+        assert 1e199 < log_density.bandwidth < 1e201
+
+    def test_optimal_discriminator_names_the_bad_argument(self):
+        with pytest.raises(ValueError, match="log_p_g"):
+            optimal_discriminator(np.zeros(2), np.array([0.0, np.inf]))
+        with pytest.raises(ValueError, match="log_p_data"):
+            optimal_discriminator(np.array([np.nan, 0.0]), np.zeros(2))
+
+    def test_interpolate_latents_extremes(self):
+        z0 = torch.tensor([1e30, 0.0], dtype=torch.float64)
+        z1 = torch.tensor([0.0, 1e30], dtype=torch.float64)
+        path = interpolate_latents(z0, z1, 3)
+        assert torch.isfinite(path).all()
+        assert float(path[1].double().norm()) == pytest.approx(1e30, rel=1e-5)
+        with pytest.raises(ValueError, match="z0 has values up to"):
+            interpolate_latents(torch.tensor([1e39, 0.0], dtype=torch.float64), z1, 3)
+        with pytest.raises(ValueError, match="opposite"):
+            interpolate_latents(torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -2.0]), 3)
+        zero = interpolate_latents(torch.zeros(2), torch.tensor([2.0, 0.0]), 3)
+        assert torch.allclose(zero[1], torch.tensor([1.0, 0.0]))
+
+    def test_within_class_diversity_of_huge_values(self):
+        x = np.array([[0.0], [3e200], [0.0], [4e200]])
+        assert within_class_diversity(x, np.array([0, 0, 1, 1])) == pytest.approx(3.5e200)
+
+    @pytest.mark.parametrize(
+        ("call", "error", "match"),
+        [
+            (lambda: corrupt_images(torch.rand(2, 1, 8, 8), "noise", seed=-1), ValueError, "seed"),
+            (lambda: ImageTranslator(8), ValueError, "image_shape"),
+            (lambda: ImageTranslator((1, 8, 8), seed=1.5), TypeError, "seed"),
+            (
+                lambda: train_translator(
+                    ImageTranslator((1, 8, 8), width=4),
+                    torch.rand(4, 1, 8, 8),
+                    torch.rand(4, 1, 8, 8),
+                    betas=(0.5,),
+                ),
+                ValueError,
+                "betas",
+            ),
+            (
+                lambda: train_translator(
+                    ImageTranslator((1, 8, 8), width=4),
+                    torch.rand(4, 1, 8, 8),
+                    torch.rand(4, 1, 8, 8),
+                    batch_size=0,
+                ),
+                ValueError,
+                "batch_size",
+            ),
+        ],
+    )
+    def test_bad_translator_and_corruption_arguments(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()
+
+    def test_corrupt_images_with_huge_noise_stays_in_range(self):
+        out = corrupt_images(torch.rand(2, 1, 8, 8), "noise", noise_std=1e300, seed=0)
+        assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+class TestSizeAndModuleRegressions:
+    """Huge counts fail at once naming the argument; raw modules check their batches."""
+
+    @pytest.mark.parametrize(
+        ("call", "match"),
+        [
+            (lambda: GAN((2,), 2, width=8).latent(10**20), r"\bn\b"),
+            (lambda: GAN((2,), 2, width=8).sample(10**20), r"\bn\b"),
+            (lambda: GAN((2,), 2, n_classes=10**20, width=8), "n_classes"),
+            (lambda: GAN((2,), 2, width=8, pack=10**20), "pack"),
+            (lambda: interpolate_latents(torch.ones(2), torch.zeros(2) + 0.5, 10**20), "n_steps"),
+            (
+                lambda: train_gan(
+                    GAN((2,), 2, width=8), _gaussian_blob(8), epochs=10**20, progress=False
+                ),
+                "epochs",
+            ),
+            (
+                lambda: train_gan(
+                    GAN((2,), 2, width=8),
+                    _gaussian_blob(8),
+                    epochs=1,
+                    d_steps=10**20,
+                    progress=False,
+                ),
+                "d_steps",
+            ),
+            (
+                lambda: train_gan(
+                    GAN((2,), 2, width=8),
+                    _gaussian_blob(8),
+                    epochs=1,
+                    batch_size=10**20,
+                    progress=False,
+                ),
+                "batch_size",
+            ),
+            (
+                lambda: train_gan(
+                    GAN((2,), 2, width=8), _gaussian_blob(8), epochs=1, lr_g=1e300, progress=False
+                ),
+                "lr_g",
+            ),
+            (
+                lambda: train_translator(
+                    ImageTranslator((1, 4, 4), width=4),
+                    torch.rand(2, 1, 4, 4),
+                    torch.rand(2, 1, 4, 4),
+                    lr=1e300,
+                    progress=False,
+                ),
+                r"\blr\b",
+            ),
+            (lambda: ImageTranslator((1, 7, 8)), "image_shape"),
+        ],
+    )
+    def test_huge_or_bad_sizes_name_the_argument(self, call, match):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+    def test_divergence_names_the_training_settings(self):
+        with pytest.raises(ValueError, match="gp_weight=1e"):
+            train_gan(
+                GAN((2,), 2, width=8, seed=0),
+                _gaussian_blob(16),
+                epochs=1,
+                gp_weight=1e300,
+                seed=0,
+                device=CPU,
+                progress=False,
+            )
+
+    def test_minibatch_std_handles_huge_features_and_any_labels(self):
+        layer = gan.MinibatchStd()
+        h = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+        labels = torch.tensor([0, 0, 1, 1])
+        base = layer(h, labels)[:, -1]
+        big = layer(h * 1e30, labels)[:, -1]
+        assert torch.isfinite(big).all() and torch.allclose(big / 1e30, base, rtol=1e-5)
+        relabelled = layer(h, torch.tensor([-7, -7, 10**12, 10**12]))[:, -1]
+        assert torch.allclose(relabelled, base)
+        assert torch.isfinite(layer(h * 1e30)).all()
+        grad_input = torch.zeros(4, 3, requires_grad=True)
+        layer(grad_input, labels).sum().backward()
+        assert torch.isfinite(grad_input.grad).all()  # the variance floor keeps sqrt smooth
+
+    @pytest.mark.parametrize(
+        ("args", "error", "match"),
+        [
+            ((torch.full((2, 3), math.nan),), ValueError, r"\bh\b"),
+            ((torch.zeros(3),), ValueError, r"\bh\b"),
+            ((np.zeros((2, 3)),), TypeError, r"\bh\b"),
+            ((torch.zeros(2, 3), torch.zeros(2)), TypeError, "labels"),
+            ((torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64)), ValueError, "labels"),
+        ],
+    )
+    def test_minibatch_std_checks_its_inputs(self, args, error, match):
+        with pytest.raises(error, match=match):
+            gan.MinibatchStd()(*args)
+
+    def test_translator_modules_check_their_batches(self):
+        model = ImageTranslator((1, 4, 4), width=4, seed=0)
+        good = torch.rand(2, 1, 4, 4)
+        assert model(good).shape == (2, 1, 4, 4)
+        assert model.patch_logits(good, good).shape == (2, 1, 2, 2)
+        with pytest.raises(ValueError, match="inputs"):
+            model(torch.full((2, 1, 4, 4), math.nan))
+        with pytest.raises(ValueError, match="inputs"):
+            model(torch.rand(2, 1, 4, 5))
+        with pytest.raises(TypeError, match="inputs"):
+            model(good.long())
+        with pytest.raises(ValueError, match="outputs"):
+            model.patch_logits(good, good[:1])
+
+    def test_measures_at_the_ends_of_float64(self):
+        assert mode_counts(POINTS_FAR, np.zeros((1, 2)), 1e308).tolist() == [2]
+        with pytest.raises(ValueError, match="std"):
+            mixture_log_density(np.array([[1.0, 0.0]]), np.zeros((1, 2)), 1e-300)
+
+
+POINTS_FAR = np.array([[1e300, 0.0], [0.0, -1e300]])

@@ -561,3 +561,323 @@ def test_denoise_checks_its_inputs():
         VAE((1, 4, 4), 2, "gaussian", hidden=8).denoise(binary_images(2, (1, 4, 4)), 0.1)
     again = model.denoise(binary_images(2, (1, 4, 4)), 0.1, k=16, seed=3)
     assert torch.equal(again, model.denoise(binary_images(2, (1, 4, 4)), 0.1, k=16, seed=3))
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+class TestExtremeInputRegressions:
+    """Finite but extreme inputs: a finite right answer or a clear error, never NaN."""
+
+    def test_decode_refuses_latents_beyond_float32(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        with pytest.raises(ValueError, match="z has values up to 1e"):
+            model.decode(torch.full((2, 2), 1e39, dtype=torch.float64))
+        with pytest.raises(ValueError, match="NaN"):
+            model.decode(torch.tensor([[math.nan, 0.0]]))
+        big = model.decode(torch.full((2, 2), 1e30, dtype=torch.float64))
+        assert torch.isfinite(big).all() and big.min() >= 0 and big.max() <= 1
+
+    def test_decode_overflow_inside_the_network_is_an_error_not_nan(self):
+        model = VAE((1, 4, 4), 2, hidden=8, seed=0)
+        with torch.no_grad():  # the first layer overflows to inf, the second adds inf - inf
+            model.decoder.net[0].weight.fill_(1e20)
+            w = model.decoder.net[2].weight
+            w.copy_(torch.tensor([1.0, -1.0]).repeat(w.shape[1] // 2).expand_as(w))
+        with pytest.raises(ValueError, match="overflowed"):
+            model.decode(torch.tensor([[1e20, 1e20]]))
+
+    def test_sample_temperature_too_large_for_float32(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        with pytest.raises(ValueError, match="temperature"):
+            model.sample(4, seed=0, temperature=1e39)
+        assert torch.equal(model.sample(2, temperature=0.0), model.sample(2, temperature=0.0))
+
+    def test_gaussian_kl_extreme_log_variances(self):
+        mu = torch.zeros(1, 2, dtype=torch.float64)
+        same = torch.full((1, 2), 1000.0, dtype=torch.float64)
+        assert float(gaussian_kl(mu, same, 0.0, same)) == 0.0  # exp(1000) / exp(1000)
+        tiny = torch.full((1, 2), -1000.0, dtype=torch.float64)
+        assert float(gaussian_kl(mu, tiny, 0.0, tiny)) == 0.0  # 0 / 0 before
+        shifted = gaussian_kl(mu + 1e-300, tiny, 0.0, tiny)
+        assert torch.isfinite(shifted).all() and float(shifted) > 0
+        with pytest.raises(ValueError, match="broadcast"):
+            gaussian_kl(mu, mu, torch.zeros(3), 0.0)
+        with pytest.raises(ValueError, match="mu_p"):
+            gaussian_kl(mu, mu, math.nan)
+
+    def test_ppca_mle_of_huge_data_and_degenerate_data(self):
+        X = ppca_data(200)
+        # 1e153: the sum of 200 squares overflows float64, sigma2 itself (~1e305) does not.
+        W, mean, sigma2 = ppca_mle(X * 1e153, 2)
+        W1, mean1, sigma2_1 = ppca_mle(X, 2)
+        assert sigma2 == pytest.approx(sigma2_1 * 1e306)
+        assert torch.allclose(mean, mean1 * 1e153)
+        assert torch.allclose(W.abs(), W1.abs() * 1e153)
+        with pytest.raises(ValueError, match="too large"):
+            ppca_mle(X * 1e200, 2)  # sigma2 ~ 1e400 has no float64 value
+        with pytest.raises(ValueError, match="sigma2"):
+            ppca_mle(X[:2], 2)  # two points span one direction: sigma2 would be 0
+
+    def test_ppca_log_likelihood_tiny_sigma2_in_float32(self):
+        X = torch.zeros(2, 3)
+        W = torch.tensor([[1.0], [0.0], [0.0]])
+        got = ppca_log_likelihood(X, W, torch.zeros(3), 1e-50)
+        assert torch.isfinite(got).all()
+        with pytest.raises(TypeError, match="sigma2"):
+            ppca_log_likelihood(X, W, torch.zeros(3), "1")
+        with pytest.raises(ValueError, match="sigma2"):
+            ppca_log_likelihood(X, W, torch.zeros(3), math.inf)
+
+    def test_score_function_with_tiny_sigma_has_no_nan(self):
+        # sigma**3 = 1e-360 underflows to 0: the textbook formulas divide 0 by 0.
+        result = gradient_estimator_variance(
+            lambda z: z.sum(-1),
+            torch.tensor([1.0], dtype=torch.float64),
+            torch.tensor([1e-120], dtype=torch.float64),
+            n_trials=8,
+            seed=0,
+        )
+        for estimator in result.values():
+            assert all(torch.isfinite(v).all() for v in estimator.values())
+        # At sigma = 1e-200 the score's variance (~1e400) has no float64 value: refused.
+        with pytest.raises(ValueError, match="baseline"):
+            gradient_estimator_variance(
+                lambda z: z.sum(-1),
+                torch.tensor([1.0], dtype=torch.float64),
+                torch.tensor([1e-200], dtype=torch.float64),
+                n_trials=8,
+                seed=0,
+            )
+        with pytest.raises(ValueError, match="baseline"):
+            gradient_estimator_variance(
+                lambda z: z.sum(-1), torch.zeros(1), torch.ones(1), baseline=math.nan
+            )
+
+    def test_dequantize_stays_below_one(self, monkeypatch):
+        # (1 + u) / 2 with u = 1 - 2**-24, the largest float32 draw, rounds up to 1.0.
+        monkeypatch.setattr(
+            torch, "rand", lambda shape, **kw: torch.full(shape, 1 - 2**-24, dtype=kw["dtype"])
+        )
+        y = dequantize(torch.ones(1, 1, 2, 2), 2, seed=0)
+        assert float(y.max()) < 1.0 and y.dtype == torch.float32
+        assert float(y.max()) == pytest.approx(1.0, abs=1e-7)
+        monkeypatch.undo()
+        many = torch.arange(0, 100_001, dtype=torch.float32)[None, None, None] / 100_000
+        assert dequantize(many, 100_001).shape == many.shape  # float32 rounding allowed
+
+    def test_discrete_log_likelihood_checks_every_image_and_the_density(self):
+        good = binary_images(3, (1, 4, 4))
+        off_grid = good.clone()
+        off_grid[2, 0, 0, 0] = 0.5
+        density = lambda y: torch.zeros(len(y))
+        with pytest.raises(ValueError, match="k / 1"):
+            discrete_log_likelihood(density, off_grid, 2, k=2)
+        with pytest.raises(ValueError, match="shape"):
+            discrete_log_likelihood(lambda y: torch.zeros(3), good, 2, k=2)
+        with pytest.raises(ValueError, match="NaN"):
+            discrete_log_likelihood(lambda y: torch.full((len(y),), math.nan), good, 2, k=2)
+
+    def test_denoise_with_a_tiny_flip_rate_and_saturated_decoder(self):
+        model = VAE((1, 4, 4), 2, hidden=8, seed=0)
+        _constant_decoder(model, torch.full((16,), 0.5))
+        with torch.no_grad():
+            model.decoder.net[-1].bias.fill_(200.0)  # lambda = 1 exactly in float32
+        noisy = binary_images(2, (1, 4, 4))
+        got = model.denoise(noisy, 1e-300, k=8, n_rounds=1, seed=0)
+        assert torch.isfinite(got).all()
+        # 1 - lambda = e^-200 still dwarfs p = e^-690: the observation wins, got = y exactly.
+        assert torch.equal(got, noisy)
+
+
+class TestInpaintNaNContract:
+    def test_nan_under_missing_pixels_is_ignored(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        x = binary_images(3)
+        mask = torch.ones(1, 8, 8, dtype=torch.bool)
+        mask[:, 4:] = False
+        holes = x.clone()
+        holes[:, :, 4:] = math.nan
+        for method in ("importance", "gibbs", "optimize"):
+            filled = model.inpaint(holes, mask, method=method, n_iter=4, k=16, n_rounds=2, seed=0)
+            assert torch.isfinite(filled).all()
+            assert torch.equal(filled[:, :, :4], x[:, :, :4])
+            again = model.inpaint(x, mask, method=method, n_iter=4, k=16, n_rounds=2, seed=0)
+            assert torch.allclose(filled, again)  # what was under the holes did not matter
+        numpy_in = model.inpaint(holes.numpy(), mask.numpy(), k=16, n_rounds=1, seed=0)
+        assert isinstance(numpy_in, np.ndarray) and np.isfinite(numpy_in).all()
+
+    def test_nan_or_bad_values_at_observed_pixels_are_refused(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        mask = torch.ones(1, 8, 8, dtype=torch.bool)
+        mask[:, 4:] = False
+        x = binary_images(2)
+        bad = x.clone()
+        bad[0, 0, 0, 0] = math.nan
+        with pytest.raises(ValueError, match="observed pixels"):
+            model.inpaint(bad, mask)
+        bad[0, 0, 0, 0] = 2.0
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            model.inpaint(bad, mask)
+        bad[0, 0, 0, 0] = 0.5
+        with pytest.raises(ValueError, match="binary"):
+            model.inpaint(bad, mask)
+        with pytest.raises(ValueError, match="shape"):
+            model.inpaint(binary_images(2, (1, 4, 4)), mask)
+
+
+class TestArgumentRegressions:
+    @pytest.mark.parametrize(
+        ("call", "error", "match"),
+        [
+            (lambda m, x: m.sample(0), ValueError, "n"),
+            (lambda m, x: m.sample(2, seed=True), TypeError, "seed"),
+            (lambda m, x: m.sample(2, seed=1.0), TypeError, "seed"),
+            (lambda m, x: m.sample(2, noise="yes"), TypeError, "noise"),
+            (lambda m, x: m.sample(2, temperature=math.inf), TypeError, "temperature"),
+            (lambda m, x: m.log_likelihood(x, k=0), ValueError, "k"),
+            (lambda m, x: m.log_likelihood(x, progress=1), TypeError, "progress"),
+            (lambda m, x: m.elbo(x, n_samples=0), ValueError, "n_samples"),
+            (lambda m, x: m.elbo(x, seed=-1), ValueError, "seed"),
+            (lambda m, x: m.reconstruct(x, sample_latent="no"), TypeError, "sample_latent"),
+            (
+                lambda m, x: m.inpaint(x, torch.ones(1, 8, 8, dtype=torch.bool), k=1),
+                ValueError,
+                "k",
+            ),
+            (
+                lambda m, x: m.inpaint(x, torch.ones(1, 8, 8, dtype=torch.bool), n_iter=0),
+                ValueError,
+                "n_iter",
+            ),
+            (lambda m, x: m.denoise(x, 0.0), ValueError, "noise_rate"),
+            (lambda m, x: m.denoise(x, 0.1, n_rounds=0), ValueError, "n_rounds"),
+            (lambda m, x: m.interpolate(x[:1], x[1:2], n_steps=1), ValueError, "n_steps"),
+            (lambda m, x: m.interpolate(x[:2], x[1:2]), ValueError, "one image"),
+        ],
+    )
+    def test_bad_model_arguments(self, call, error, match):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        with pytest.raises(error, match=match):
+            call(model, binary_images(3))
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"seed": -1}, ValueError, "seed"),
+            ({"seed": 1.5}, TypeError, "seed"),
+            ({"hidden": 3.5}, TypeError, "hidden"),
+            ({"hidden": (16, 0)}, ValueError, "hidden"),
+            ({"data_shape": "abc"}, ValueError, "data_shape"),
+            ({"data_shape": (1, 4096, 4096)}, ValueError, "weights"),
+        ],
+    )
+    def test_bad_constructor_arguments(self, kwargs, error, match):
+        with pytest.raises(error, match=match):
+            VAE(**{"data_shape": (1, 8, 8), "latent_dim": 2, **kwargs})
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"seed": -1}, ValueError, "seed"),
+            ({"seed": 2**40}, ValueError, "seed"),
+            ({"batch_size": 0}, ValueError, "batch_size"),
+            ({"lr": 0.0}, ValueError, "lr"),
+            ({"warmup_epochs": -1}, ValueError, "warmup_epochs"),
+            ({"patience": 0, "validation": (binary_images(4),)}, ValueError, "patience"),
+            ({"validation": (binary_images(4), None, None)}, ValueError, "validation"),
+            ({"progress": "no"}, TypeError, "progress"),
+            ({"on_epoch_end": 1}, TypeError, "on_epoch_end"),
+        ],
+    )
+    def test_bad_training_arguments_fail_before_training(self, kwargs, error, match):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        before = [p.clone() for p in model.parameters()]
+        with pytest.raises(error, match=match):
+            train_vae(model, binary_images(8), **{"epochs": 1, "progress": False, **kwargs})
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+    def test_linear_vae_refuses_data_beyond_its_dtype(self):
+        model = LinearGaussianVAE(3, 1, seed=0)
+        with pytest.raises(ValueError, match="x has values up to"):
+            model.elbo(torch.full((2, 3), 1e39, dtype=torch.float64))
+        with pytest.raises(ValueError, match="seed"):
+            LinearGaussianVAE(3, 1, seed=-1)
+
+
+class TestSizeAndOverflowRegressions:
+    @pytest.mark.parametrize(
+        ("call", "match"),
+        [
+            (lambda m, x: m.sample(10**20), r"\bn\b"),
+            (lambda m, x: m.sample(2, labels=10**20), "labels"),
+            (lambda m, x: m.elbo(x, n_samples=10**20), "n_samples"),
+            (lambda m, x: m.log_likelihood(x, k=10**20), r"\bk\b"),
+            (
+                lambda m, x: m.inpaint(x, torch.ones(1, 4, 4, dtype=torch.bool), n_iter=10**20),
+                "n_iter",
+            ),
+            (
+                lambda m, x: m.inpaint(x, torch.ones(1, 4, 4, dtype=torch.bool), n_rounds=10**20),
+                "n_rounds",
+            ),
+            (lambda m, x: m.denoise(x, 0.1, k=10**20), r"\bk\b"),
+            (lambda m, x: m.interpolate(x[:1], x[1:2], n_steps=10**20), "n_steps"),
+            (lambda m, x: m.interpolate(x[:1, :, :3], x[1:2]), "x_start"),
+            (lambda m, x: m.interpolate(x[:1], x[1:2] * 2), "x_end"),
+            (lambda m, x: VAE((1, 4, 4), 2, n_classes=10**20), "n_classes"),
+            (lambda m, x: LinearGaussianVAE(10**20, 1), "data_dim"),
+            (lambda m, x: dequantize(x, 10**20), "n_levels"),
+            (lambda m, x: dequantize(x, 2, copies=10**20), "copies"),
+            (lambda m, x: train_vae(m, x, epochs=10**20, progress=False), "epochs"),
+            (lambda m, x: train_vae(m, x, epochs=1, lr=1e300, progress=False), r"\blr\b"),
+            (
+                lambda m, x: train_vae(m, x, epochs=1, validation=(x * math.nan,), progress=False),
+                "validation",
+            ),
+            (
+                lambda m, x: train_vae(
+                    m,
+                    x,
+                    epochs=1,
+                    beta=1e300,
+                    warmup_epochs=0,
+                    seed=0,
+                    device=CPU,
+                    progress=False,
+                ),
+                "beta",
+            ),
+        ],
+    )
+    def test_huge_sizes_and_settings_name_the_argument(self, call, match):
+        model = VAE((1, 4, 4), 2, hidden=8, seed=0)
+        with pytest.raises(ValueError, match=match):
+            call(model, binary_images(4, (1, 4, 4)))
+
+    def test_dequantize_refuses_text_before_converting(self):
+        with pytest.raises(TypeError, match="images"):
+            dequantize(np.zeros((1, 1, 2, 2)).astype(str), 2)
+
+    def test_gaussian_kl_overflow_of_float32_is_refused(self):
+        with pytest.raises(ValueError, match="mu_q"):
+            gaussian_kl(torch.full((1, 2), 1e30), torch.zeros(1, 2))
+        with pytest.raises(ValueError, match="logvar_p"):
+            gaussian_kl(torch.zeros(1, 2), torch.zeros(1, 2), 0.0, -1e6)
+        with pytest.raises(ValueError, match="mu_p"):
+            gaussian_kl(torch.zeros(1, 2), torch.zeros(1, 2), 1e300)
+        as_double = gaussian_kl(
+            torch.full((1, 2), 1e30, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64)
+        )
+        assert float(as_double) == pytest.approx(1e60)
+
+    @pytest.mark.parametrize(
+        "method", ["elbo", "elbo_terms", "exact_log_likelihood", "log_likelihood", "posterior_kl"]
+    )
+    def test_linear_vae_overflow_of_float32_is_refused(self, method):
+        model = LinearGaussianVAE(3, 1, seed=0)
+        with pytest.raises(ValueError, match=r"\bx\b"):
+            getattr(model, method)(torch.full((2, 3), 1e30))
+        fine = getattr(model.double(), method)(torch.full((2, 3), 1e30, dtype=torch.float64))
+        values = fine if isinstance(fine, torch.Tensor) else torch.stack(fine)
+        assert torch.isfinite(values).all()
