@@ -1092,6 +1092,9 @@ def mode_coverage(
 # --------------------------------------------------------------------------- optimal D
 
 
+_MIXTURE_BLOCK_ELEMENTS = 2**21  # 16 MB of float64 per (rows, K) temporary
+
+
 def mixture_log_density(
     points: ArrayLike, centers: ArrayLike, std: float, weights: ArrayLike | None = None
 ) -> ArrayLike:
@@ -1128,9 +1131,25 @@ def mixture_log_density(
         log_w = torch.log(w)
     # Distances in units of std (std**2 underflows for std < 1e-154, making 0/0 at a centre),
     # without the matrix-product shortcut, which cancels catastrophically far from 0.
-    distances = torch.cdist(x / std, mu / std, compute_mode="donot_use_mm_for_euclid_dist")
-    log_normal = -0.5 * distances**2 - d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
-    result = torch.logsumexp(log_w + log_normal, dim=1)
+    # In blocks of rows: the (N, K) temporaries of a KDE over thousands of samples on a fine
+    # grid would otherwise take gigabytes (more than a Binder kernel has).
+    rows_per_block = max(1, _MIXTURE_BLOCK_ELEMENTS // max(k, 1))
+    log_const = -d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
+    scaled_mu = mu / std
+    result = torch.cat(
+        [
+            torch.logsumexp(
+                log_w
+                - 0.5
+                * torch.cdist(
+                    block / std, scaled_mu, compute_mode="donot_use_mm_for_euclid_dist"
+                ).square_()
+                + log_const,
+                dim=1,
+            )
+            for block in x.split(rows_per_block)
+        ]
+    )
     if not bool(torch.isfinite(result).all()):
         # Only when a point lies ~1e154 standard deviations from every centre: its log
         # density is below -1e308, which float64 cannot hold.
