@@ -27,6 +27,10 @@ Extreme finite parameters (β up to 1e308, fields and couplings of any size, noi
 or ½) give the exact limits rather than NaN: conditional probabilities are computed from
 exactly rounded local fields with saturated logits, exact sums over states shift their
 log-weights by the largest, and energies divide by their largest coefficient before summing.
+Where a returned energy or log-partition function is itself beyond float64's range (about
+1.8e308), a ValueError names the parameters instead of returning ±inf. Counts have documented
+sanity bounds (sweeps and iterations at most 10**7, at most 2**31 sites in all), so an absurd
+argument is refused at once rather than running (effectively) forever.
 """
 
 from __future__ import annotations
@@ -92,9 +96,68 @@ _COVARIANCE_FLOOR = 1e-9
 #: Largest colour magnitude potts_segment takes: squared distances divided by the covariance
 #: floor must stay far from float64's range (1e100² / 1e-9 = 1e209).
 _MAX_COLOUR = 1e100
+#: Sanity bounds on counts. No course use comes near them (a few hundred sweeps, chains of a
+#: few thousand 64×64 lattices); a value above them would run for days or need more memory
+#: than a machine has, so it is refused instead of looping (effectively) forever.
+#: Sweeps, burn-in sweeps, EM and solver iterations: 10**7 sweeps of even a 4×4 lattice take
+#: hours in Python-driven loops.
+_MAX_ITERATIONS = 10**7
+#: Sites (pixels) of all chains or samples together: 2**31 spins as float32 are 8 GiB, and the
+#: samplers hold several arrays of that size.
+_MAX_ELEMENTS = 2**31
+#: Pixels of a :func:`make_shapes` image (it builds several float64 arrays of this size).
+_MAX_IMAGE_PIXELS = 2**28
+#: Shapes drawn by :func:`make_shapes` (each one costs a pass over the whole image).
+_MAX_SHAPES = 10**5
+#: Labels of a Potts segmentation (k-means seeding costs K² passes over the pixels).
+_MAX_LABELS = 1000
+#: The largest float64, the limit of every energy and log-partition function returned.
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 # =========================================================================== small helpers
+
+
+def _check_count(value: Any, name: str, *, min_value: int, max_value: int, why: str) -> int:
+    """``check_int`` with a documented sanity upper bound (``why`` says what it protects)."""
+    value = check_int(value, name, min_value=min_value)
+    if value > max_value:
+        raise ValueError(f"{name} must be at most {max_value:,} ({why}), got {value!r}.")
+    return value
+
+
+def _check_iterations(value: Any, name: str, *, min_value: int = 1) -> int:
+    """A number of sweeps or iterations, in ``[min_value, 10**7]``."""
+    return _check_count(
+        value,
+        name,
+        min_value=min_value,
+        max_value=_MAX_ITERATIONS,
+        why="a sanity bound: more would run for days",
+    )
+
+
+def _check_copies(value: Any, name: str, n_sites: int) -> int:
+    """A number of chains or samples of an image of ``n_sites`` pixels: at least 1, and at most
+    ``2**31`` sites in all (the samplers hold several float32 arrays of that size)."""
+    value = check_int(value, name, min_value=1)
+    limit = max(1, _MAX_ELEMENTS // max(n_sites, 1))
+    if value > limit:
+        raise ValueError(
+            f"{name} must be at most {limit:,} for an image of {n_sites:,} pixels ({name} × "
+            f"pixels is limited to 2**31 sites, beyond the memory of a machine), got {value!r}."
+        )
+    return value
+
+
+def _finite_or_refuse(value: float, what: str, culprits: str) -> float:
+    """``value`` if it is finite; else a ValueError saying it is beyond float64's range."""
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{what} is beyond float64's range (largest magnitude {_FLOAT_MAX:.4g}) for "
+            f"{culprits}; no finite answer exists: use smaller values."
+        )
+    return value
 
 
 #: A logit beyond which σ is exactly 0 or 1 in float64 (and float32): logits are clipped to it,
@@ -141,7 +204,8 @@ def _scaled_logits(values: Sequence[Fraction], factor: np.ndarray) -> np.ndarray
             continue
         log_magnitude = log_factor + _log_abs(value)
         magnitude = np.exp(np.minimum(log_magnitude, math.log(_SATURATED_LOGIT)))
-        out[..., k] = math.copysign(1.0, value) * magnitude
+        # The sign from a comparison: math.copysign would convert a huge Fraction to float.
+        out[..., k] = (1.0 if value > 0 else -1.0) * magnitude
     return out
 
 
@@ -265,6 +329,12 @@ def ising_energy(spins: ArrayLike, J: float | tuple[float, float] = 1.0, h: floa
     Returns
     -------
     float for one lattice; array (numpy in) or tensor of shape ``spins.shape[:-2]`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        Non-binary spins, non-finite ``J`` or ``h``, or an energy per spin beyond float64's
+        range (``|J|`` and ``|h|`` near 1e308: no finite answer exists).
     """
     _check_lattice(spins)
     j_vertical, j_horizontal = _check_couplings(J)
@@ -273,10 +343,11 @@ def ising_energy(spins: ArrayLike, J: float | tuple[float, float] = 1.0, h: floa
     down = (x * torch.roll(x, -1, dims=-2)).mean(dim=(-2, -1))
     right = (x * torch.roll(x, -1, dims=-1)).mean(dim=(-2, -1))
     # Divide the couplings by the largest first: a sum of terms near 1e308 cannot overflow on
-    # the way (the result is ±inf only where the energy itself is beyond float64).
+    # the way (the result overflows only where the energy itself is beyond float64).
     scale = _largest_magnitude(j_vertical, j_horizontal, h) or 1.0
     energy = -(j_vertical / scale) * down - (j_horizontal / scale) * right
     energy = scale * (energy - (h / scale) * x.mean(dim=(-2, -1)))
+    _finite_or_refuse(float(energy.abs().max()), "the energy per spin", f"J={J!r}, h={h!r}")
     return _per_lattice(energy, spins)
 
 
@@ -742,7 +813,7 @@ def ising_gibbs(
     beta : float or array of shape ``spins.shape[:-2]``
         Inverse temperature (> 0); one value per lattice is allowed.
     n_sweeps : int
-        Number of sweeps (each updates every spin once).
+        Number of sweeps (each updates every spin once), at most 10**7.
     h : float
         External field.
     J : float or (float, float)
@@ -777,11 +848,12 @@ def ising_gibbs(
         A non-numeric argument, a boolean image (map it with ``2 * x - 1``), a float seed.
     ValueError
         Non-binary spins (``{0, 1}`` images are not converted), ``beta <= 0``, a side shorter
-        than 2, an unknown method, a negative ``n_sweeps`` or seed, a lattice too large for
-        memory.
+        than 2, an unknown method, ``n_sweeps`` negative or above 10**7, a negative seed, a
+        lattice too large for memory (over 2**31 sites), a traced energy beyond float64's range
+        (``J``, ``h`` near 1e308).
     """
     check_one_of(method, "method", ("heat-bath", "metropolis"))
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=0)
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps", min_value=0)
     couplings = _check_couplings(J)
     h = _check_real(h, "h")
     check_seed(seed)
@@ -791,6 +863,12 @@ def ising_gibbs(
     else:
         _check_lattice(spins_or_shape, "spins_or_shape")
         shape = tuple(spins_or_shape.shape)
+    if math.prod(shape) > _MAX_ELEMENTS:  # refused before torch's size arithmetic overflows
+        raise ValueError(
+            f"spins_or_shape {shape} has {math.prod(shape):,} sites, more than the 2**31 this "
+            "sampler accepts (about 8 bytes per site: beyond the memory of a machine); use "
+            "fewer or smaller lattices."
+        )
     beta64 = _beta_values(beta, shape[:-2])
     if method == "metropolis" and min(shape[-2:]) < 4:
         warnings.warn(
@@ -828,6 +906,9 @@ def ising_gibbs(
     result = final.to(torch.float32) if is_shape else _like(final, spins_or_shape)
     if not trace:
         return result
+    if record["energy"]:  # |u| <= |J_v| + |J_h| + |h|: beyond float64 only for J, h near 1e308
+        largest = max(float(u.abs().max()) for u in record["energy"])
+        _finite_or_refuse(largest, "the traced energy per spin", f"J={J!r}, h={h!r}")
     history = {}
     for key, values in record.items():
         stacked = (
@@ -944,7 +1025,8 @@ def ising_exact(
     The sum is exact for any finite β, h and J (log-weights of states are computed exactly
     and shifted by the largest): as ``β → ∞`` at ``h = 0``, the energy per spin tends to
     ``-2J`` and ``abs_magnetization`` to 1, with the two ground states equally likely.
-    ``log_partition`` and ``energy`` are ±inf only if they are beyond float64's range.
+    Where ``log_partition`` or ``energy`` is itself beyond float64's range (``β · (2|J| + |h|)
+    · N`` above about 1.8e308), a ValueError says so: no finite answer exists.
 
     Returns
     -------
@@ -978,9 +1060,13 @@ def ising_exact(
     n_sites = height * width
     energy_per_level = np.array([_to_float(-v / (Fraction(beta) * n_sites)) for v in values])
     m = spin_sum / n_sites
+    culprits = f"beta={beta!r}, J={J!r}, h={h!r}"
+    _finite_or_refuse(summary["log_partition"], "log_partition (log Z)", culprits)
     summary.update(
         states=states,
-        energy=_level_average(probs, level, energy_per_level),
+        energy=_finite_or_refuse(
+            _level_average(probs, level, energy_per_level), "the mean energy per spin", culprits
+        ),
         magnetization=float(probs @ m),
         abs_magnetization=float(probs @ np.abs(m)),
         magnetization_squared=float(probs @ m**2),
@@ -1049,6 +1135,13 @@ def denoise_energy(x: ArrayLike, noisy: ArrayLike, beta: float, noise_rate: floa
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        Non-binary images of different shapes, ``beta <= 0``, ``noise_rate`` outside (0, 0.5),
+        or an energy beyond float64's range (``beta`` near 1e308 times the number of pairs:
+        no finite answer exists).
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     _check_image(x, "x")
@@ -1056,9 +1149,10 @@ def denoise_energy(x: ArrayLike, noisy: ArrayLike, beta: float, noise_rate: floa
         raise ValueError(f"x has shape {tuple(x.shape)} but noisy has {tuple(noisy.shape)}.")
     x_t = _float_tensor(x, torch.device("cpu"), torch.float64)
     y_t = _float_tensor(noisy, torch.device("cpu"), torch.float64)
-    scale = max(beta, eta)  # scaled first: ±inf only if the energy is beyond float64
+    scale = max(beta, eta)  # scaled first: it overflows only if the energy is beyond float64
     pairs, agreement = float(_free_pairs_sum(x_t)), float((x_t * y_t).sum())
-    return scale * (-(beta / scale) * pairs - (eta / scale) * agreement)
+    energy = scale * (-(beta / scale) * pairs - (eta / scale) * agreement)
+    return _finite_or_refuse(energy, "the energy", f"beta={beta!r} (η = {eta:.4g})")
 
 
 def flip_noise(image: ArrayLike, noise_rate: float, seed: int | None = None) -> ArrayLike:
@@ -1073,8 +1167,20 @@ def flip_noise(image: ArrayLike, noise_rate: float, seed: int | None = None) -> 
     Returns
     -------
     The noisy image, same type, shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        A boolean image (map it with ``2 * x - 1``), a non-numeric rate, a float seed.
+    ValueError
+        Fewer than 2 dimensions, values other than ±1, ``noise_rate`` outside [0, 1].
     """
     _check_spins(image, "image")
+    if image.ndim < 2:  # a 1-D "image" is most likely a flattened one: refuse, do not guess
+        raise ValueError(
+            f"image must have shape (..., H, W) (at least 2 dimensions), got shape "
+            f"{tuple(image.shape)}; reshape a flattened image to (H, W) first."
+        )
     p = check_probability(noise_rate, "noise_rate", inclusive=True)
     check_seed(seed)
     dev = image.device if isinstance(image, torch.Tensor) else torch.device("cpu")
@@ -1092,6 +1198,13 @@ def denoise_exact(noisy: ArrayLike, beta: float, noise_rate: float) -> dict[str,
     dict with ``map`` (H, W) the minimum-energy image, ``min_energy``, ``marginals`` (H, W)
     ``P(x_i = +1 | y)``, ``log_partition`` and ``probabilities`` (2**N,) over
     ``spin_configurations(N)``.
+
+    Raises
+    ------
+    ValueError
+        Over 20 pixels, a non-binary image, ``beta <= 0``, ``noise_rate`` outside (0, 0.5), or
+        ``log_partition`` / ``min_energy`` beyond float64's range (``beta`` near 1e308 times
+        the number of pairs: no finite answer exists).
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     height, width = noisy.shape
@@ -1111,7 +1224,10 @@ def denoise_exact(noisy: ArrayLike, beta: float, noise_rate: float) -> dict[str,
     )
     best_level = max(range(len(values)), key=values.__getitem__)
     best = int(np.flatnonzero(level == best_level)[0])  # the first minimum-energy state
-    summary.update(map=states[best].astype(np.float64), min_energy=_to_float(-values[best_level]))
+    culprits = f"beta={beta!r} (η = {eta:.4g})"
+    _finite_or_refuse(summary["log_partition"], "log_partition (log Z)", culprits)
+    min_energy = _finite_or_refuse(_to_float(-values[best_level]), "min_energy", culprits)
+    summary.update(map=states[best].astype(np.float64), min_energy=min_energy)
     return summary
 
 
@@ -1353,14 +1469,28 @@ def posterior_marginals(
     conditional probability ``σ(2 (β Σ_{j~i} x_j + η y_i))`` over ``n_sweeps`` sweeps (a
     Rao–Blackwellized estimate: less noisy than counting the sampled values).
 
+    Parameters
+    ----------
+    noisy : array or Tensor, shape (H, W), values ±1
+    beta : float, > 0
+    noise_rate : float in (0, 0.5)
+    n_sweeps : int
+        Averaged sweeps, 1 to 10**7.
+    burn_in : int
+        Discarded sweeps, 0 to 10**7.
+    n_chains : int
+        Independent chains, at least 1, with ``n_chains · H · W <= 2**31``.
+    seed, device, progress
+        As in :func:`denoise`.
+
     Returns
     -------
     array or Tensor (like ``noisy``), shape (H, W), float, in [0, 1]
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
-    burn_in = check_int(burn_in, "burn_in", min_value=0)
-    n_chains = check_int(n_chains, "n_chains", min_value=1)
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps")
+    burn_in = _check_iterations(burn_in, "burn_in", min_value=0)
+    n_chains = _check_copies(n_chains, "n_chains", math.prod(noisy.shape))
     check_seed(seed)
     dev = _device_for(noisy, device)
     gen = _generator(seed, dev)
@@ -1393,7 +1523,7 @@ def mean_field_marginals(
     array or Tensor (like ``noisy``), shape (H, W), float, in [0, 1]
     """
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
-    n_iter = check_int(n_iter, "n_iter", min_value=1)
+    n_iter = _check_iterations(n_iter, "n_iter")
     tol = check_positive(tol, "tol", strict=False)
     dev = _device_for(noisy, device)
     y = _float_tensor(noisy, dev, torch.float64)
@@ -1445,9 +1575,10 @@ def denoise(
         Flip probability ``p`` of the noise.
     method : {"icm", "gibbs", "mpm", "mean-field", "min-cut"}
     n_iter : int
-        Maximum sweeps of ICM and mean-field.
+        Maximum sweeps of ICM and mean-field (1 to 10**7).
     n_sweeps, burn_in : int
-        Gibbs sweeps (annealing or averaging) and, for ``"mpm"``, burn-in sweeps.
+        Gibbs sweeps (annealing or averaging) and, for ``"mpm"``, burn-in sweeps (at most
+        10**7 each).
     t_start, t_end : float
         Annealing temperatures.
     seed : int, optional
@@ -1476,9 +1607,9 @@ def denoise(
     check_one_of(method, "method", DENOISE_METHODS)
     beta, eta = _check_denoise_args(noisy, beta, noise_rate)
     # Every argument is checked whatever the method, so that a bad value never passes unseen.
-    n_iter = check_int(n_iter, "n_iter", min_value=1)
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
-    burn_in = check_int(burn_in, "burn_in", min_value=0)
+    n_iter = _check_iterations(n_iter, "n_iter")
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps")
+    burn_in = _check_iterations(burn_in, "burn_in", min_value=0)
     t_start = check_positive(t_start, "t_start")
     t_end = check_positive(t_end, "t_end")
     check_seed(seed)
@@ -1535,11 +1666,11 @@ def estimate_noise_rate(
     init : float in (0, 0.5)
         Starting noise rate.
     n_iter : int
-        Maximum EM iterations.
+        Maximum EM iterations (1 to 10**7).
     method : {"gibbs", "mean-field"}
         How the E-step computes the marginals (Gibbs: Monte-Carlo EM).
     n_sweeps, burn_in : int
-        Gibbs sweeps per E-step.
+        Gibbs sweeps per E-step (at most 10**7 each).
     tol : float
         Stop when ``p`` moves less than this.
 
@@ -1552,9 +1683,9 @@ def estimate_noise_rate(
     check_one_of(method, "method", ("gibbs", "mean-field"))
     beta, _ = _check_denoise_args(noisy, beta, 0.25)
     init = check_probability(init, "init", low=0.0, high=0.5)
-    n_iter = check_int(n_iter, "n_iter", min_value=1)
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
-    burn_in = check_int(burn_in, "burn_in", min_value=0)
+    n_iter = _check_iterations(n_iter, "n_iter")
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps")
+    burn_in = _check_iterations(burn_in, "burn_in", min_value=0)
     tol = check_positive(tol, "tol", strict=False)
     seed = check_seed(seed)
     dev = _device_for(noisy, device)
@@ -1607,9 +1738,10 @@ def inpaint(
     h : float
         Field (in units of β).
     n_sweeps : int
-        Gibbs sweeps from a random fill.
+        Gibbs sweeps from a random fill (1 to 10**7).
     n_samples : int, optional
-        None: one image (H, W); an int: a batch (n_samples, H, W) of independent fills.
+        None: one image (H, W); an int: a batch (n_samples, H, W) of independent fills, with
+        ``n_samples · H · W <= 2**31``.
     seed : int, optional
 
     Returns
@@ -1624,8 +1756,8 @@ def inpaint(
     check_array(mask, "mask", shape=tuple(image.shape), kinds="b")
     beta = _check_beta(beta)
     h = _check_real(h, "h")
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
-    count = 1 if n_samples is None else check_int(n_samples, "n_samples", min_value=1)
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps")
+    count = 1 if n_samples is None else _check_copies(n_samples, "n_samples", math.prod(mask.shape))
     check_seed(seed)
     missing_np = as_numpy(mask).astype(bool)
     observed_values = as_numpy(image)[~missing_np]
@@ -1690,7 +1822,7 @@ def fit_pseudo_likelihood(
         Neighbourhoods of edge pixels: inside the image only (``"free"``, for photos and
         drawings) or wrapping around (``"periodic"``, for samples of :func:`ising_gibbs`).
     max_iter : int
-        Newton iterations.
+        Newton iterations (1 to 10**7).
     tol : float
         Stop when the Newton step is smaller.
 
@@ -1708,7 +1840,7 @@ def fit_pseudo_likelihood(
         neighbours that never disagree), or a fitted coupling that is not positive.
     """
     check_one_of(boundary, "boundary", ("free", "periodic"))
-    max_iter = check_int(max_iter, "max_iter", min_value=1)
+    max_iter = _check_iterations(max_iter, "max_iter")
     tol = check_positive(tol, "tol", strict=False)
     x = _as_spin_batch(images)
     if boundary == "periodic":
@@ -1877,12 +2009,13 @@ def potts_energy(labels: ArrayLike, log_likelihoods: ArrayLike, beta: float) -> 
     Returns
     -------
     float
-        ±inf only where the energy itself is beyond float64's range.
 
     Raises
     ------
     ValueError
-        Labels out of ``0..K-1``, shapes that do not match, non-finite log-likelihoods.
+        Labels out of ``0..K-1``, shapes that do not match, non-finite log-likelihoods, or an
+        energy beyond float64's range (``beta`` or the log-likelihoods near 1e308: no finite
+        answer exists).
     """
     check_array(labels, "labels", ndim=2, kinds="iu")
     check_array(log_likelihoods, "log_likelihoods", ndim=3, kinds="fiu")
@@ -1902,6 +2035,17 @@ def potts_energy(labels: ArrayLike, log_likelihoods: ArrayLike, beta: float) -> 
         )
     z = torch.as_tensor(z_np.astype(np.int64))
     scores = torch.as_tensor(as_numpy(log_likelihoods), dtype=torch.float64)
+    return _finite_or_refuse(
+        _potts_energy_value(z, scores, beta),
+        "the energy",
+        f"beta={beta!r} and log_likelihoods up to {float(scores.abs().max()):.4g} in magnitude",
+    )
+
+
+def _potts_energy_value(z: torch.Tensor, scores: torch.Tensor, beta: float) -> float:
+    """:func:`potts_energy` of checked CPU tensors: labels ``z`` (H, W) int64, ``scores``
+    (K, H, W) float64. ±inf where the energy is beyond float64 (``potts_segment`` reports the
+    energies of its iterations this way rather than failing after the work is done)."""
     agree = int((z[1:] == z[:-1]).sum() + (z[:, 1:] == z[:, :-1]).sum())
     data = scores.gather(0, z[None])
     # Divide by the largest magnitude first, so that terms near 1e308 of opposite signs cannot
@@ -2013,7 +2157,8 @@ def potts_segment(
     image : array or Tensor, shape (H, W, C) or (H, W)
         Pixel colours (e.g. the output of ``lessons_lib.data.load_photo``).
     n_labels : int
-        Number of segments K (the colour model's number of components).
+        Number of segments K (the colour model's number of components), 1 to 1000, with
+        ``K · H · W <= 2**31``.
     beta : float, >= 0
         Strength of the Potts prior.
     colour_model : fitted mixture, optional
@@ -2022,9 +2167,9 @@ def potts_segment(
         ``GaussianMixture(covariance_type="full")``. None: start from k-means (``seed``).
     method : {"mean-field", "icm"}
     n_sweeps : int
-        Inference sweeps per EM iteration.
+        Inference sweeps per EM iteration (1 to 10**7).
     em_iter : int
-        EM iterations; 0 keeps the colour model fixed (inference only).
+        EM iterations; 0 keeps the colour model fixed (inference only). At most 10**7.
     reg_covar : float
         Added to the covariances' diagonals in each M-step. The default 0 keeps the M-step an
         exact maximization (so the objective is monotone); an eigenvalue below 1e-9 is lifted to
@@ -2034,7 +2179,9 @@ def potts_segment(
     return_details : bool
         Also return a dict with the final ``weights``, ``means``, ``covariances``, ``marginals``
         (H, W, K) soft labels, ``energy`` (``E(z)`` after each iteration) and ``objective``
-        (what the method lowers, after each iteration).
+        (what the method lowers, after each iteration). At a ``beta`` so large that ``β`` times
+        the number of pairs is beyond float64 (about 1e308 / 2HW), these energies are ±inf: the
+        labels and marginals are still exact, so the run is not refused for its diagnostics.
 
     Returns
     -------
@@ -2050,10 +2197,22 @@ def potts_segment(
     """
     check_one_of(method, "method", ("mean-field", "icm"))
     check_array(image, "image", ndim=(2, 3), kinds="fiu")
-    n_labels = check_int(n_labels, "n_labels", min_value=1)
+    n_labels = _check_count(
+        n_labels,
+        "n_labels",
+        min_value=1,
+        max_value=_MAX_LABELS,
+        why="a sanity bound: k-means seeding and every sweep scale with the number of labels",
+    )
+    n_pixels = math.prod(image.shape[:2])
+    if n_labels * n_pixels > _MAX_ELEMENTS:
+        raise ValueError(
+            f"n_labels × pixels = {n_labels} × {n_pixels:,} exceeds 2**31 (the (K, H, W) label "
+            "scores would not fit in memory); use fewer labels or a smaller image."
+        )
     beta = check_positive(beta, "beta", strict=False)
-    n_sweeps = check_int(n_sweeps, "n_sweeps", min_value=1)
-    em_iter = check_int(em_iter, "em_iter", min_value=0)
+    n_sweeps = _check_iterations(n_sweeps, "n_sweeps")
+    em_iter = _check_iterations(em_iter, "em_iter", min_value=0)
     reg_covar = check_positive(reg_covar, "reg_covar", strict=False)
     if reg_covar > _MAX_COLOUR**2:
         raise ValueError(f"reg_covar must be at most {_MAX_COLOUR**2:g}, got {reg_covar!r}.")
@@ -2087,9 +2246,9 @@ def potts_segment(
             resp = q
         else:
             z = _potts_icm(scores, z, beta, n_sweeps, masks)
-            objective.append(potts_energy(z.cpu(), scores.cpu(), beta))
+            objective.append(_potts_energy_value(z.cpu(), scores.cpu(), beta))
             resp = _one_hot(z, n_labels, scores.dtype)
-        energies.append(potts_energy(z.cpu(), scores.cpu(), beta))
+        energies.append(_potts_energy_value(z.cpu(), scores.cpu(), beta))
         if em_iter > 0:
             params.update(_m_step(pixels, resp.reshape(n_labels, -1).T, reg_covar))
     labels = z if isinstance(image, torch.Tensor) else z.cpu().numpy()
@@ -2126,11 +2285,17 @@ def autocorrelation(series: ArrayLike, max_lag: int | None = None) -> np.ndarray
         A statistic after burn-in (e.g. the energy per sweep), one column per chain; the
         autocovariances of the chains are averaged.
     max_lag : int, optional
-        Largest lag returned (default ``T - 1``).
+        Largest lag returned, in ``0..T - 1`` (default ``T - 1``): a larger lag has no data and
+        is an error, not silently clipped.
 
     Returns
     -------
     ndarray, shape (max_lag + 1,), with ``ρ(0) = 1``
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 time steps, a constant series, ``max_lag`` negative or above ``T - 1``.
     """
     check_array(series, "series", ndim=(1, 2), kinds="fiub")
     values = np.asarray(as_numpy(series), dtype=np.float64)
@@ -2138,7 +2303,16 @@ def autocorrelation(series: ArrayLike, max_lag: int | None = None) -> np.ndarray
     n = values.shape[0]
     if n < 2:
         raise ValueError(f"series needs at least 2 time steps, got {n}.")
-    max_lag = n - 1 if max_lag is None else min(check_int(max_lag, "max_lag", min_value=0), n - 1)
+    if max_lag is None:
+        max_lag = n - 1
+    else:
+        max_lag = check_int(max_lag, "max_lag", min_value=0)
+        if max_lag > n - 1:
+            raise ValueError(
+                f"max_lag must be at most T - 1 = {n - 1} (series has T = {n} time steps, so "
+                f"there is no data at larger lags), got {max_lag!r}; pass max_lag=None for all "
+                "lags."
+            )
     # ρ is scale-free: divide by the largest value first, so that values near 1e308 do not
     # overflow in the squares nor values near 1e-170 underflow to a "constant" series.
     values = values * _power_of_two_scale(values)
@@ -2204,16 +2378,33 @@ def make_shapes(
     Parameters
     ----------
     height, width : int
+        At least 2, with ``height · width <= 2**28`` pixels.
     n_shapes : int
+        0 to 10**5.
     seed : int, optional
 
     Returns
     -------
     ndarray, shape (height, width), float32, values ±1
     """
-    height = check_int(height, "height", min_value=2)
-    width = check_int(width, "width", min_value=2)
-    n_shapes = check_int(n_shapes, "n_shapes", min_value=0)
+    # The other side is at least 2, so each side is at most 2**27 (caught here, naming it).
+    side_why = "the image may have at most 2**28 pixels: it builds float64 arrays of that size"
+    side_max = _MAX_IMAGE_PIXELS // 2
+    height = _check_count(height, "height", min_value=2, max_value=side_max, why=side_why)
+    width = _check_count(width, "width", min_value=2, max_value=side_max, why=side_why)
+    if height * width > _MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"height × width must be at most 2**28 pixels (make_shapes builds float64 arrays of "
+            f"that size), got {height} × {width} = {height * width:,}."
+        )
+    n_shapes = _check_count(
+        n_shapes,
+        "n_shapes",
+        min_value=0,
+        max_value=_MAX_SHAPES,
+        why="a sanity bound: each shape costs a pass over the image, and far fewer already "
+        "cover it",
+    )
     rng = np.random.default_rng(check_seed(seed))
     rows, cols = np.mgrid[0:height, 0:width]
     image = np.zeros((height, width), dtype=bool)

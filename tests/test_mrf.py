@@ -696,10 +696,14 @@ class TestPottsAtExtremes:
         labels = np.zeros((4, 4), dtype=np.int64)
         scores = np.full((2, 4, 4), -1.0)
         assert mrf.potts_energy(labels, scores, 1e300) == pytest.approx(16 - 1e300 * 24)
-        # Opposite terms near 1e308 do not overflow to inf - inf.
-        assert mrf.potts_energy(labels, np.full((2, 4, 4), -1e307), 1e308) == pytest.approx(
-            16e307 - 24e308
-        )
+        # Opposite terms near 1e308 do not overflow to inf - inf: each sum is 2**1024 (beyond
+        # float64), their difference exactly 0.
+        big = 2.0**1022
+        zeros = np.zeros((2, 2), dtype=np.int64)
+        assert mrf.potts_energy(zeros, np.full((2, 2, 2), -big), big) == 0.0
+        # An energy truly beyond float64 (16e307 - 24e308) is refused, not returned as -inf.
+        with pytest.raises(ValueError, match=r"beyond float64's range .* beta=1e\+308"):
+            mrf.potts_energy(labels, np.full((2, 4, 4), -1e307), 1e308)
 
     @pytest.mark.parametrize("method", ["mean-field", "icm"])
     @pytest.mark.parametrize("beta", [1e300, 1e308])
@@ -848,3 +852,132 @@ _SEEDED = {
 def test_every_seed_is_checked(name, seed, error):
     with pytest.raises(error, match="seed"):
         _SEEDED[name](seed)
+
+
+# =========================================================================== robustness, round 2
+# Regression tests of the second robustness pass: absurd counts are refused before any work
+# (never a hang or an OverflowError from numpy/torch), a lag beyond the data is an error rather
+# than silently clipped, and a huge but finite β, J or h whose energy or log Z is beyond float64
+# is refused clearly instead of returning ±inf (or is computed exactly where it is finite).
+
+_HUGE = 10**20
+_ABOVE = 10**7 + 1  # just above the documented bound on sweeps and iterations
+_SPINS8 = mrf.make_shapes(8, 8, 2, seed=0)
+
+_TOO_MANY = [
+    # (call with the bad count, the argument's name)
+    (lambda n: mrf.denoise(_IMG, 1.0, 0.1, method="gibbs", n_sweeps=n), "n_sweeps"),
+    (lambda n: mrf.denoise(_IMG, 1.0, 0.1, method="icm", n_iter=n), "n_iter"),
+    (lambda n: mrf.denoise(_IMG, 1.0, 0.1, method="mpm", burn_in=n), "burn_in"),
+    (lambda n: mrf.ising_gibbs((4, 4), 0.4, n, seed=0, device=CPU), "n_sweeps"),
+    (lambda n: mrf.estimate_noise_rate(_IMG, 0.8, n_iter=n, seed=0), "n_iter"),
+    (lambda n: mrf.estimate_noise_rate(_IMG, 0.8, n_sweeps=n, seed=0), "n_sweeps"),
+    (lambda n: mrf.estimate_noise_rate(_IMG, 0.8, burn_in=n, seed=0), "burn_in"),
+    (lambda n: mrf.inpaint(_IMG, _MASK, 0.8, n_sweeps=n, seed=0), "n_sweeps"),
+    (lambda n: mrf.posterior_marginals(_IMG, 0.8, 0.1, n_sweeps=n, seed=0), "n_sweeps"),
+    (lambda n: mrf.posterior_marginals(_IMG, 0.8, 0.1, burn_in=n, seed=0), "burn_in"),
+    (lambda n: mrf.mean_field_marginals(_IMG, 0.8, 0.1, n_iter=n), "n_iter"),
+    (lambda n: mrf.fit_pseudo_likelihood(np.stack([_IMG, _IMG]), max_iter=n), "max_iter"),
+    (lambda n: mrf.potts_segment(_PIXELS, 2, 1.0, n_sweeps=n, seed=0), "n_sweeps"),
+    (lambda n: mrf.potts_segment(_PIXELS, 2, 1.0, em_iter=n, seed=0), "em_iter"),
+]
+
+
+class TestCountsHaveSanityBounds:
+    @pytest.mark.parametrize("value", [_ABOVE, _HUGE])
+    @pytest.mark.parametrize(("call", "name"), _TOO_MANY)
+    def test_sweeps_and_iterations_above_ten_million_are_refused(self, call, name, value):
+        with pytest.raises(ValueError, match=rf"{name} must be at most 10,000,000 .*{value}"):
+            call(value)
+
+    @pytest.mark.parametrize(
+        ("call", "name"),
+        [
+            (lambda n: mrf.posterior_marginals(_IMG, 0.8, 0.1, n_chains=n, seed=0), "n_chains"),
+            (lambda n: mrf.inpaint(_IMG, _MASK, 0.8, n_samples=n, seed=0), "n_samples"),
+        ],
+    )
+    def test_chains_and_samples_are_bounded_by_the_total_number_of_sites(self, call, name):
+        limit = 2**31 // 64  # an 8×8 image
+        for value in (limit + 1, _HUGE):
+            with pytest.raises(ValueError, match=rf"{name} must be at most {limit:,} .*2\*\*31"):
+                call(value)
+
+    def test_a_lattice_of_more_than_2_to_the_31_sites_is_refused(self):
+        for shape in [(_HUGE, 4), (2**30, 2, 2)]:
+            with pytest.raises(ValueError, match=r"spins_or_shape .*2\*\*31.*memory"):
+                mrf.ising_gibbs(shape, 0.4, 1, device=CPU)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"height": _HUGE}, "height must be at most"),
+            ({"width": _HUGE}, "width must be at most"),
+            ({"height": 2**15, "width": 2**14}, r"height × width must be at most 2\*\*28"),
+            ({"n_shapes": _HUGE}, "n_shapes must be at most 100,000"),
+            ({"n_shapes": 10**5 + 1}, "n_shapes must be at most 100,000"),
+        ],
+    )
+    def test_make_shapes_sizes_are_bounded(self, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            mrf.make_shapes(**{"height": 8, "width": 8, "n_shapes": 2, **kwargs})
+
+    @pytest.mark.parametrize("n_labels", [1001, _HUGE])
+    def test_potts_labels_are_bounded(self, n_labels):
+        with pytest.raises(ValueError, match="n_labels must be at most 1,000"):
+            mrf.potts_segment(_PIXELS, n_labels, 1.0, seed=0)
+
+    def test_potts_labels_times_pixels_are_bounded(self):
+        image = np.zeros((1500, 1500))  # 2.25 million pixels × 1000 labels > 2**31
+        with pytest.raises(ValueError, match=r"n_labels × pixels = 1000 × .*2\*\*31"):
+            mrf.potts_segment(image, 1000, 1.0)
+
+
+class TestOutOfRangeArgumentsAreNotClipped:
+    def test_autocorrelation_max_lag_beyond_the_series_is_an_error(self):
+        series = np.random.default_rng(0).normal(size=50)
+        assert mrf.autocorrelation(series, 49).shape == (50,)  # T - 1 is the largest lag
+        for lag in (50, 87, _HUGE):
+            with pytest.raises(ValueError, match=r"max_lag must be at most T - 1 = 49"):
+                mrf.autocorrelation(series, lag)
+
+    def test_flip_noise_refuses_a_one_dimensional_image(self):
+        with pytest.raises(ValueError, match=r"image must have shape \(\.\.\., H, W\)"):
+            mrf.flip_noise(np.ones(8), 0.1, seed=0)
+        assert mrf.flip_noise(np.ones((2, 8)), 0.1, seed=0).shape == (2, 8)  # 2-D still works
+
+
+class TestResultsBeyondFloat64AreRefused:
+    def test_denoise_energy_beyond_float64_names_beta(self):
+        # 112 agreeing pairs times β = 1.4e307 is about 1.6e309.
+        with pytest.raises(ValueError, match=r"energy is beyond float64.*beta=1\.4e\+307"):
+            mrf.denoise_energy(_SPINS8, _SPINS8, 1.4e307, 0.1)
+        assert mrf.denoise_energy(_SPINS8, _SPINS8, 1e300, 0.1) < -1e301  # finite: computed
+
+    @pytest.mark.parametrize(
+        ("kwargs", "name"),
+        [({"beta": 5e307}, "beta"), ({"J": 8.7e307}, "J"), ({"h": 9.1e307}, "h")],
+    )
+    def test_ising_exact_log_partition_beyond_float64_is_refused(self, kwargs, name):
+        call = {"beta": 0.4, "h": 0.1, "J": 1.0, **kwargs}
+        with pytest.raises(ValueError, match=rf"log_partition .*beyond float64.*{name}="):
+            mrf.ising_exact((2, 3), **call)
+
+    def test_denoise_exact_log_partition_beyond_float64_is_refused(self):
+        noisy = _SPINS8[:3, :4].copy()
+        with pytest.raises(ValueError, match=r"log_partition .*beyond float64.*beta=5e\+307"):
+            mrf.denoise_exact(noisy, 5e307, 0.1)
+
+    def test_ising_energy_beyond_float64_is_refused(self):
+        with pytest.raises(ValueError, match=r"energy per spin is beyond float64.*J=.*h="):
+            mrf.ising_energy(np.ones((4, 4)), J=(1e308, 1e308), h=1e308)  # -3e308 per spin
+
+    def test_ising_gibbs_with_a_coupling_near_float64_max_samples_its_limit(self):
+        # Once the float conversion of the exact field overflowed (OverflowError); the logits
+        # saturate, so J = 9.96e307 samples exactly what J = 1e6 does (same seed).
+        start = torch.as_tensor(_SPINS8)
+        huge = mrf.ising_gibbs(start, 0.4, 2, J=9.958e307, seed=0, device=CPU)
+        large = mrf.ising_gibbs(start, 0.4, 2, J=1e6, seed=0, device=CPU)
+        assert torch.equal(huge, large)
+        with pytest.raises(ValueError, match=r"traced energy per spin is beyond float64.*J="):
+            mrf.ising_gibbs(torch.ones(4, 4), 0.4, 1, J=1e308, h=1e308, seed=0, trace=True)
