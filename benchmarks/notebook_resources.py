@@ -40,6 +40,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -75,7 +76,11 @@ def measure(path: Path, timeout: int = 1800) -> dict:
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
     )
     start = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    except CellExecutionError as err:  # report it and go on with the other notebooks
+        print(f"{path.stem} FAILED: {str(err)[-1500:]}", file=sys.stderr)
+        return {"notebook": path.stem, "seconds": float("nan"), "peak_mb": -1, "failed": True}
     seconds = time.perf_counter() - start
     peak_mb = _peak_from(nb.cells[-1]) / 2**20
     printed = "".join(
@@ -193,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         + ". "
         f"Budgets: {TIME_BUDGET_S:.0f} s and {MEMORY_BUDGET_MB:,.0f} MB per notebook."
     )
+    failed = [r["notebook"] for r in rows if r.get("failed")]
+    if failed:
+        print(f"failed: {', '.join(failed)} (the table is not written)", file=sys.stderr)
+        return 2
     print(table(rows, context))
     if not args.no_readme:
         merged = previous_rows() | {row["notebook"]: row for row in rows}
