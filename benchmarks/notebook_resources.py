@@ -131,6 +131,11 @@ def write_readme(text: str) -> None:
     os.replace(tmp, README)
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def first_run_environment():
     """Empty data folder, no Debian data, Fashion-MNIST served over HTTP on 127.0.0.1."""
@@ -142,8 +147,7 @@ def first_run_environment():
             shutil.copytree(debian, mirror / "fashion-mnist")
         else:
             mirror.mkdir()  # nothing to serve: the notebooks must say why they skip
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
-        handler.log_message = lambda *args: None
+        handler = functools.partial(_QuietHandler, directory=str(mirror))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         saved = {
