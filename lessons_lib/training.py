@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from lessons_lib.checks import check_bool, check_int, check_positive, check_seed
-from lessons_lib.device import resolve_device, seed_everything
+from lessons_lib.device import release_memory, resolve_device, seed_everything
 
 __all__ = ["History", "load_checkpoint", "save_checkpoint", "train_loop"]
 
@@ -327,6 +327,7 @@ def train_loop(
 
     history = History()
     best_value, best_states, waited = math.inf, None, 0
+    release_memory()  # what earlier cells freed, so training does not stack on top of it
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     try:
@@ -390,6 +391,7 @@ def train_loop(
                         break
     finally:
         bar.close()
+        release_memory()  # the freed batches and gradients of thousands of steps
     if best_states is not None:
         for module, state in zip(module_list, best_states):
             module.load_state_dict(state)

@@ -2907,6 +2907,7 @@ def _device(c: dict[str, Entry]) -> None:
 
     c["device.fast_or_full"] = entry(d.fast_or_full, fast=1, full=2)
     c["device.get_device"] = entry(d.get_device)
+    c["device.release_memory"] = entry(d.release_memory)
     c["device.resolve_device"] = entry(d.resolve_device, {"device": Device()}, device="cpu")
     c["device.seed_everything"] = entry(d.seed_everything, {"seed": Seed()}, seed=0)
 

@@ -106,3 +106,43 @@ def test_seed_everything_rejects_non_integer_seeds_naming_seed(bad):
 @pytest.mark.parametrize("good", [0, np.int64(11), np.uint16(3), 2**32 - 1])
 def test_seed_everything_accepts_numpy_integers_up_to_2_32(good):
     assert dev.seed_everything(good).random() == np.random.default_rng(int(good)).random()
+
+
+def test_release_memory_trims_on_glibc_and_is_a_no_op_elsewhere():
+    import sys
+
+    from lessons_lib.device import release_memory
+
+    trimmed = release_memory()
+    assert isinstance(trimmed, bool)
+    if sys.platform.startswith("linux"):
+        import platform
+
+        if platform.libc_ver()[0] == "glibc":
+            assert trimmed
+    else:
+        assert not trimmed
+
+
+def test_release_memory_returns_freed_heap_pages(tmp_path):
+    """Many medium blocks freed by torch stay resident until trimmed (glibc Linux only)."""
+    import platform
+    import sys
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    from lessons_lib.device import release_memory
+
+    def resident_kb() -> int:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    blocks = [torch.ones(8192) for _ in range(20_000)]  # 32 KB each: heap, not mmap
+    keep = blocks[::100]  # a few survivors stop the heap top from shrinking by itself
+    del blocks
+    before = resident_kb()
+    release_memory()
+    after = resident_kb()
+    assert keep and before - after > 100_000, (before, after)  # more than 100 MB returned
