@@ -478,3 +478,16 @@ def check_fits_dtype(x: ArrayLike, name: str, dtype: torch.dtype) -> ArrayLike:
             f"{dtype} (about {limit:.3g}) that the computation uses; rescale {name}."
         )
     return x
+
+
+#: Most elements a single tensor of one call may have (4 GiB of float32).
+MAX_TENSOR_ELEMENTS = 2**30
+
+
+def check_elements(count: int, name: str, max_elements: int = MAX_TENSOR_ELEMENTS) -> None:
+    """Refuse a call that would allocate more than ``max_elements`` values, naming ``name``."""
+    if count > max_elements:
+        raise ValueError(
+            f"{name} is too large: the call would allocate {count:.3g} values (at most "
+            f"{max_elements:.3g}); ask for fewer."
+        )

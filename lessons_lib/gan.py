@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lessons_lib.checks import (
+    MAX_TENSOR_ELEMENTS,
     ArrayLike,
     as_numpy,
     as_tensor,
@@ -50,6 +51,9 @@ from lessons_lib.checks import (
     check_probability,
     check_seed,
     like_input,
+)
+from lessons_lib.checks import (
+    check_elements as _check_elements,
 )
 from lessons_lib.device import resolve_device
 from lessons_lib.training import (
@@ -658,15 +662,7 @@ def _truncated_normal(shape: tuple[int, ...], limit: float, gen: torch.Generator
 
 
 #: Most elements a single tensor of one call may have (4 GiB of float32).
-MAX_ELEMENTS = 2**30
-
-
-def _check_elements(count: int, name: str) -> None:
-    if count > MAX_ELEMENTS:
-        raise ValueError(
-            f"{name} is too large: the call would allocate {count:.3g} values (at most "
-            f"{MAX_ELEMENTS:.3g}); ask for fewer."
-        )
+MAX_ELEMENTS = MAX_TENSOR_ELEMENTS
 
 
 def _finite_output(out: torch.Tensor, name: str, given: torch.Tensor) -> torch.Tensor:

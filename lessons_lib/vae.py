@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lessons_lib.checks import (
+    MAX_TENSOR_ELEMENTS,
     ArrayLike,
     as_numpy,
     as_tensor,
@@ -57,6 +58,9 @@ from lessons_lib.checks import (
     check_probability,
     check_seed,
     like_input,
+)
+from lessons_lib.checks import (
+    check_elements as _check_elements,
 )
 from lessons_lib.device import resolve_device
 from lessons_lib.training import (
@@ -202,15 +206,7 @@ def _check_seed(seed: int | None) -> None:
 
 
 #: Most elements a single tensor of one call may have (4 GiB of float32).
-MAX_ELEMENTS = 2**30
-
-
-def _check_elements(count: int, name: str) -> None:
-    if count > MAX_ELEMENTS:
-        raise ValueError(
-            f"{name} is too large: the call would allocate {count:.3g} values (at most "
-            f"{MAX_ELEMENTS:.3g}); ask for fewer."
-        )
+MAX_ELEMENTS = MAX_TENSOR_ELEMENTS
 
 
 def _finite_result(module: nn.Module, value: torch.Tensor, name: str, given: Any) -> torch.Tensor:
