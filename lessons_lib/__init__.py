@@ -8,7 +8,7 @@ loaders, the metrics, the plots and the widgets. Public entry points::
     from lessons_lib.plotting import show_images
 """
 
-from lessons_lib.device import FAST, fast_or_full, get_device, seed_everything
+from lessons_lib.core.device import FAST, fast_or_full, get_device, seed_everything
 
 __version__ = "0.1.0"
 

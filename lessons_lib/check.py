@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from lessons_lib.checks import check_seed
+from lessons_lib.core.validation import check_seed
 
 __all__ = [
     "em_step",

@@ -35,7 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lessons_lib.checks import (
+from lessons_lib.core.device import resolve_device
+from lessons_lib.core.validation import (
     MAX_TENSOR_ELEMENTS,
     ArrayLike,
     as_numpy,
@@ -52,10 +53,9 @@ from lessons_lib.checks import (
     check_seed,
     like_input,
 )
-from lessons_lib.checks import (
+from lessons_lib.core.validation import (
     check_elements as _check_elements,
 )
-from lessons_lib.device import resolve_device
 from lessons_lib.training import (
     MAX_LOOP_SEED,
     History,

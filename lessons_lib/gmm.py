@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lessons_lib.checks import (
+from lessons_lib.core.device import resolve_device
+from lessons_lib.core.validation import (
     ArrayLike,
     _singular_matrices,
     as_tensor,
@@ -52,7 +53,6 @@ from lessons_lib.checks import (
     check_positive,
     check_seed,
 )
-from lessons_lib.device import resolve_device
 from lessons_lib.gaussian import (
     LOG_2PI,
     NotFittedError,

@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lessons_lib.checks import (
+from lessons_lib.core.device import resolve_device
+from lessons_lib.core.validation import (
     ArrayLike,
     as_numpy,
     check_array,
@@ -56,7 +57,6 @@ from lessons_lib.checks import (
     check_probability,
     check_seed,
 )
-from lessons_lib.device import resolve_device
 
 __all__ = [
     "BETA_CRITICAL",

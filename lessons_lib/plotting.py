@@ -20,7 +20,7 @@ from matplotlib import image as mpl_image
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
-from lessons_lib.checks import ArrayLike, as_numpy, check_array, check_bool, check_int
+from lessons_lib.core.validation import ArrayLike, as_numpy, check_array, check_bool, check_int
 
 __all__ = [
     "array_to_png",

@@ -33,7 +33,7 @@ import torch
 from matplotlib.figure import Figure
 from traitlets import TraitError
 
-from lessons_lib.checks import (
+from lessons_lib.core.validation import (
     ArrayLike,
     as_numpy,
     check_bool,
