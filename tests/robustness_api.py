@@ -51,6 +51,7 @@ MODULES = (
     "gan",
     "vae",
     "metrics",
+    "evaluation",
     "data",
     "training",
     "plotting",
@@ -73,8 +74,12 @@ SKIP = {
     "data.load_mnist": "downloads MNIST when it is not on the machine",
     # Frozen result records that the library fills itself (recipe_for, NDB.evaluate); their
     # methods are catalogued, their generated dataclass constructors validate nothing.
-    "metrics.FeatureRecipe": "dataclass record built by recipe_for(); no input of its own",
-    "metrics.NDBReport": "dataclass record built by NDB.evaluate(); no input of its own",
+    "evaluation.feature_networks.FeatureRecipe": (
+        "dataclass record built by recipe_for(); no input of its own"
+    ),
+    "evaluation.ndb_bins.NDBReport": (
+        "dataclass record built by NDB.evaluate(); no input of its own"
+    ),
 }
 
 #: Seconds a probe may run before it counts as a hang.
@@ -1849,7 +1854,7 @@ def _gan(c: dict[str, Entry]) -> None:
 def _vae(c: dict[str, Entry]) -> None:
     from lessons_lib import vae
 
-    c["vae.VAE"] = entry(
+    c["vae.model.VAE"] = entry(
         vae.VAE,
         {
             "data_shape": Custom(
@@ -1881,20 +1886,20 @@ def _vae(c: dict[str, Entry]) -> None:
     x = binary_images(6)
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     xy = {"x": images_spec(), "labels": labels_spec(3, ndim=(0, 1))}
-    c["vae.VAE.pixel_std"] = entry(Lazy(lambda: cached_gaussian_vae().pixel_std))
-    c["vae.VAE.extra_repr"] = entry(Lazy(lambda: cached_vae().extra_repr))
+    c["vae.model.VAE.pixel_std"] = entry(Lazy(lambda: cached_gaussian_vae().pixel_std))
+    c["vae.model.VAE.extra_repr"] = entry(Lazy(lambda: cached_vae().extra_repr))
     for method in ("encode", "kl_per_dimension"):
-        c[f"vae.VAE.{method}"] = entry(
+        c[f"vae.model.VAE.{method}"] = entry(
             Lazy(lambda m=method: getattr(cached_vae(), m)), xy, x=x, labels=labels
         )
-    c["vae.VAE.decode"] = entry(
+    c["vae.model.VAE.decode"] = entry(
         Lazy(lambda: cached_vae().decode),
         {"z": REAL2, "labels": xy["labels"]},
         z=torch.randn(6, 2, generator=torch.Generator().manual_seed(0)),
         labels=labels,
     )
     for method in ("elbo_terms", "elbo"):
-        c[f"vae.VAE.{method}"] = entry(
+        c[f"vae.model.VAE.{method}"] = entry(
             Lazy(lambda m=method: getattr(cached_vae(), m)),
             {**xy, "n_samples": Int(1), "seed": Seed()},
             x=x,
@@ -1902,7 +1907,7 @@ def _vae(c: dict[str, Entry]) -> None:
             n_samples=2,
             seed=0,
         )
-    c["vae.VAE.log_likelihood"] = entry(
+    c["vae.model.VAE.log_likelihood"] = entry(
         Lazy(lambda: cached_vae().log_likelihood),
         {**xy, "k": Int(1), "seed": Seed()},
         x=x,
@@ -1910,7 +1915,21 @@ def _vae(c: dict[str, Entry]) -> None:
         k=4,
         seed=0,
     )
-    c["vae.VAE.sample"] = entry(
+    c["vae.model.VAE.log_prob"] = entry(
+        Lazy(lambda: cached_vae().log_prob),
+        {**xy, "k": Int(1), "seed": Seed()},
+        x=x,
+        labels=labels,
+        k=4,
+        seed=0,
+    )
+    c["vae.model.VAE.check_training_data"] = entry(
+        Lazy(lambda: cached_vae().check_training_data),
+        {"data": images_spec(), "labels": labels_spec(3)},
+        data=x,
+        labels=labels,
+    )
+    c["vae.model.VAE.sample"] = entry(
         Lazy(lambda: cached_vae().sample),
         {"n": Int(1), "labels": Int(0, 2), "seed": Seed(), "temperature": NONNEG},
         n=6,
@@ -1918,7 +1937,7 @@ def _vae(c: dict[str, Entry]) -> None:
         seed=0,
         temperature=1.0,
     )
-    c["vae.VAE.reconstruct"] = entry(
+    c["vae.model.VAE.reconstruct"] = entry(
         Lazy(lambda: cached_vae().reconstruct),
         {**xy, "seed": Seed()},
         x=x,
@@ -1927,7 +1946,7 @@ def _vae(c: dict[str, Entry]) -> None:
         seed=0,
     )
     end = Arr((3, 4), dtype="float", values="unit")
-    c["vae.VAE.interpolate"] = entry(
+    c["vae.model.VAE.interpolate"] = entry(
         Lazy(lambda: cached_vae().interpolate),
         {"x_start": end, "x_end": end, "n_steps": Int(2), "labels": Int(0, 2), "method": Choice()},
         x_start=x[:1],
@@ -1938,7 +1957,7 @@ def _vae(c: dict[str, Entry]) -> None:
     )
     mask = torch.ones_like(x, dtype=torch.bool)
     mask[:, :, 2:] = False
-    c["vae.VAE.inpaint"] = entry(
+    c["vae.model.VAE.inpaint"] = entry(
         Lazy(lambda: cached_vae().inpaint),
         {
             "x": images_spec(
@@ -1961,7 +1980,7 @@ def _vae(c: dict[str, Entry]) -> None:
         n_rounds=1,
         seed=0,
     )
-    c["vae.VAE.denoise"] = entry(
+    c["vae.model.VAE.denoise"] = entry(
         Lazy(lambda: cached_vae().denoise),
         {
             "noisy": Arr((4,), dtype="float", values="binary"),
@@ -1978,7 +1997,7 @@ def _vae(c: dict[str, Entry]) -> None:
         n_rounds=1,
         seed=0,
     )
-    c["vae.LinearGaussianVAE"] = entry(
+    c["vae.linear.LinearGaussianVAE"] = entry(
         vae.LinearGaussianVAE,
         {"data_dim": Int(1), "latent_dim": Int(1), "posterior": Choice(), "seed": Seed()},
         data_dim=3,
@@ -1987,7 +2006,7 @@ def _vae(c: dict[str, Entry]) -> None:
         seed=0,
     )
     points = torch.randn(5, 3, generator=torch.Generator().manual_seed(3))
-    c["vae.LinearGaussianVAE.posterior_scale"] = entry(
+    c["vae.linear.LinearGaussianVAE.posterior_scale"] = entry(
         Lazy(lambda: cached_linear_vae().posterior_scale)
     )
     for method in (
@@ -1998,20 +2017,26 @@ def _vae(c: dict[str, Entry]) -> None:
         "elbo",
         "exact_log_likelihood",
     ):
-        c[f"vae.LinearGaussianVAE.{method}"] = entry(
+        c[f"vae.linear.LinearGaussianVAE.{method}"] = entry(
             Lazy(lambda m=method: getattr(cached_linear_vae(), m)), {"x": REAL2}, x=points
         )
-    c["vae.LinearGaussianVAE.log_likelihood"] = entry(
+    c["vae.linear.LinearGaussianVAE.log_likelihood"] = entry(
         Lazy(lambda: cached_linear_vae().log_likelihood),
         {"x": REAL2, "k": Int(1), "seed": Seed()},
         x=points,
         k=4,
         seed=0,
     )
-    c["vae.LinearGaussianVAE.sample"] = entry(
+    c["vae.linear.LinearGaussianVAE.log_prob"] = entry(
+        Lazy(lambda: cached_linear_vae().log_prob), {"x": REAL2}, x=points
+    )
+    c["vae.linear.LinearGaussianVAE.check_training_data"] = entry(
+        Lazy(lambda: cached_linear_vae().check_training_data), {"data": REAL2}, data=points
+    )
+    c["vae.linear.LinearGaussianVAE.sample"] = entry(
         Lazy(lambda: cached_linear_vae().sample), {"n": Int(1), "seed": Seed()}, n=4, seed=0
     )
-    c["vae.dequantize"] = entry(
+    c["vae.dequantize.dequantize"] = entry(
         vae.dequantize,
         {
             "images": images_spec(shape_fixed=False),
@@ -2024,7 +2049,7 @@ def _vae(c: dict[str, Entry]) -> None:
         copies=2,
         seed=0,
     )
-    c["vae.discrete_log_likelihood"] = entry(
+    c["vae.dequantize.discrete_log_likelihood"] = entry(
         vae.discrete_log_likelihood,
         {
             "log_density": Custom((not_callable(),)),
@@ -2040,7 +2065,7 @@ def _vae(c: dict[str, Entry]) -> None:
         seed=0,
     )
     gen = torch.Generator().manual_seed(4)
-    c["vae.gaussian_kl"] = entry(
+    c["vae.kl.gaussian_kl"] = entry(
         vae.gaussian_kl,
         {
             "mu_q": Arr(None, dtype="float"),
@@ -2053,7 +2078,7 @@ def _vae(c: dict[str, Entry]) -> None:
         mu_p=0.5,
         logvar_p=-0.5,
     )
-    c["vae.gradient_estimator_variance"] = entry(
+    c["vae.gradients.gradient_estimator_variance"] = entry(
         vae.gradient_estimator_variance,
         {
             "f": Custom((not_callable(),)),
@@ -2075,7 +2100,7 @@ def _vae(c: dict[str, Entry]) -> None:
         device=CPU,
     )
     rng = np.random.default_rng(6)
-    c["vae.ppca_log_likelihood"] = entry(
+    c["vae.ppca.ppca_log_likelihood"] = entry(
         vae.ppca_log_likelihood,
         {"X": REAL2, "W": Arr((2,), shape_fixed=False, rows=True), "mean": VEC, "sigma2": POS},
         X=rng.normal(size=(5, 3)),
@@ -2083,7 +2108,7 @@ def _vae(c: dict[str, Entry]) -> None:
         mean=np.zeros(3),
         sigma2=0.5,
     )
-    c["vae.ppca_mle"] = entry(
+    c["vae.ppca.ppca_mle"] = entry(
         vae.ppca_mle,
         {"X": FREE2, "latent_dim": Int(1, 2)},
         X=rng.normal(size=(6, 3)),
@@ -2095,7 +2120,7 @@ def _vae(c: dict[str, Entry]) -> None:
             ("NaN images", lambda b: (torch.full_like(b[0], math.nan), b[1]), "raise"),
         )
     )
-    c["vae.train_vae"] = entry(
+    c["vae.train.train_vae"] = entry(
         vae.train_vae,
         {
             "model": Custom((("not a VAE", lambda b: torch.nn.Linear(2, 2), "raise"),)),
@@ -2134,7 +2159,7 @@ def _metrics(c: dict[str, Entry]) -> None:
     fake = Lazy(lambda: digit_images(12, 100))
     labels = Lazy(lambda: digit_labels(12))
     digit_batch = images_spec()  # (N, 1, 8, 8): the feature network fixes C, H and W
-    c["metrics.NDB"] = entry(
+    c["evaluation.ndb_bins.NDB"] = entry(
         m.NDB,
         {
             "n_bins": Int(2),
@@ -2147,19 +2172,19 @@ def _metrics(c: dict[str, Entry]) -> None:
         max_fit=100,
         seed=0,
     )
-    c["metrics.NDB.fit"] = entry(
+    c["evaluation.ndb_bins.NDB.fit"] = entry(
         Lazy(lambda: m.NDB(2, seed=0).fit),
         {"train": images_spec(shape_fixed=False)},
         train=Lazy(lambda: digit_images(40, 40)),
     )
     for method, arg in (("assign", "images"), ("evaluate", "samples")):
-        c[f"metrics.NDB.{method}"] = entry(
+        c[f"evaluation.ndb_bins.NDB.{method}"] = entry(
             Lazy(lambda mm=method: getattr(fitted_ndb(), mm)), {arg: digit_batch}, **{arg: fake}
         )
-    c["metrics.NDBReport.result"] = entry(
+    c["evaluation.ndb_bins.NDBReport.result"] = entry(
         Lazy(lambda: fitted_ndb().evaluate(digit_images(20, 100)).result)
     )
-    c["metrics.FeatureNet"] = entry(
+    c["evaluation.feature_networks.FeatureNet"] = entry(
         m.FeatureNet,
         {
             "image_size": Custom(
@@ -2186,22 +2211,26 @@ def _metrics(c: dict[str, Entry]) -> None:
         n_classes=10,
     )
     for method in ("features", "forward"):
-        c[f"metrics.FeatureNet.{method}"] = entry(
+        c[f"evaluation.feature_networks.FeatureNet.{method}"] = entry(
             Lazy(lambda mm=method: getattr(small_feature_net(), mm)),
             {"images": Arr((4,), dtype="float")},
             images=real,
         )
-    c["metrics.FeatureRecipe.key"] = entry(Lazy(lambda: m.recipe_for("digits").key))
+    c["evaluation.feature_networks.FeatureRecipe.key"] = entry(
+        Lazy(lambda: m.recipe_for("digits").key)
+    )
     rows = [{"name": "test set", "n": 10, "fd": 1.0}, {"name": "noise", "n": 10, "fd": 9.0}]
-    c["metrics.MetricTable"] = entry(m.MetricTable, rows=rows, meta={"n": 10})
-    c["metrics.MetricTable.row"] = entry(
+    c["evaluation.calibration.MetricTable"] = entry(m.MetricTable, rows=rows, meta={"n": 10})
+    c["evaluation.calibration.MetricTable.row"] = entry(
         Lazy(lambda: m.MetricTable(rows).row),
         {"name_start": Choice(aliases=("name",))},
         name_start="noise",
     )
-    c["metrics.MetricTable.to_markdown"] = entry(Lazy(lambda: m.MetricTable(rows).to_markdown))
-    c["metrics.to_markdown"] = entry(m.to_markdown, rows=rows)
-    c["metrics.add_gaussian_noise"] = entry(
+    c["evaluation.calibration.MetricTable.to_markdown"] = entry(
+        Lazy(lambda: m.MetricTable(rows).to_markdown)
+    )
+    c["evaluation.calibration.to_markdown"] = entry(m.to_markdown, rows=rows)
+    c["evaluation.degradations.add_gaussian_noise"] = entry(
         m.add_gaussian_noise,
         {"images": images_spec(shape_fixed=False), "std": NONNEG, "seed": Seed()},
         images=real,
@@ -2209,32 +2238,32 @@ def _metrics(c: dict[str, Entry]) -> None:
         seed=0,
     )
     nll = Arr(None, shape_fixed=False, posinf="pass")
-    c["metrics.bits_per_dim"] = entry(
+    c["evaluation.likelihood.bits_per_dim"] = entry(
         m.bits_per_dim,
         {"nll_nats": nll, "n_dims": Int(1)},
         nll_nats=np.array([40.0, 55.0]),
         n_dims=64,
     )
-    c["metrics.dequantized_bits_per_dim"] = entry(
+    c["evaluation.likelihood.dequantized_bits_per_dim"] = entry(
         m.dequantized_bits_per_dim,
         {"nll_nats": nll, "n_dims": Int(1), "n_levels": Int(2)},
         nll_nats=np.array([-40.0, 55.0]),
         n_dims=64,
         n_levels=17,
     )
-    c["metrics.likelihood_report"] = entry(
+    c["evaluation.likelihood.likelihood_report"] = entry(
         m.likelihood_report,
         {"nll_nats": nll, "n_dims": Int(1), "n_levels": Int(2)},
         nll_nats=np.array([40.0, 55.0]),
         n_dims=64,
         n_levels=17,
     )
-    c["metrics.nats_to_bits"] = entry(
+    c["evaluation.likelihood.nats_to_bits"] = entry(
         m.nats_to_bits,
         {"nats": Arr(None, shape_fixed=False, posinf="pass", neginf="pass")},
         nats=np.array([-1.0, 3.0]),
     )
-    c["metrics.calibration_table"] = entry(
+    c["evaluation.calibration.calibration_table"] = entry(
         m.calibration_table,
         {
             "dataset": Choice(),
@@ -2255,7 +2284,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         n_bins=2,
         device=CPU,
     )
-    c["metrics.class_accuracy"] = entry(
+    c["evaluation.feature_space.class_accuracy"] = entry(
         m.class_accuracy,
         {
             "samples": digit_batch,
@@ -2268,14 +2297,14 @@ def _metrics(c: dict[str, Entry]) -> None:
         dataset="digits",
         device=CPU,
     )
-    c["metrics.classify"] = entry(
+    c["evaluation.feature_space.classify"] = entry(
         m.classify,
         {"images": digit_batch, "dataset": Choice(), "device": Device()},
         images=real,
         dataset="digits",
         device=CPU,
     )
-    c["metrics.evaluate_samples"] = entry(
+    c["evaluation.calibration.evaluate_samples"] = entry(
         m.evaluate_samples,
         {
             "samples": digit_batch,
@@ -2295,20 +2324,22 @@ def _metrics(c: dict[str, Entry]) -> None:
         n_bins=2,
         device=CPU,
     )
-    c["metrics.feature_network"] = entry(
+    c["evaluation.feature_space.feature_network"] = entry(
         m.feature_network,
         {"dataset": Choice(), "device": Device()},
         dataset="digits",
         device=CPU,
         progress=False,
     )
-    c["metrics.feature_network_info"] = entry(
+    c["evaluation.feature_space.feature_network_info"] = entry(
         m.feature_network_info, {"dataset": Choice()}, dataset="digits", progress=False
     )
-    c["metrics.feature_network_path"] = entry(
+    c["evaluation.feature_space.feature_network_path"] = entry(
         m.feature_network_path, {"dataset": Choice()}, dataset="digits"
     )
-    c["metrics.recipe_for"] = entry(m.recipe_for, {"dataset": Choice()}, dataset="digits")
+    c["evaluation.feature_networks.recipe_for"] = entry(
+        m.recipe_for, {"dataset": Choice()}, dataset="digits"
+    )
     # Training takes seconds: only the probes that must be refused before any work.
     train_net = entry(
         m.train_feature_network,
@@ -2318,8 +2349,8 @@ def _metrics(c: dict[str, Entry]) -> None:
         progress=False,
     )
     train_net.baseline = False
-    c["metrics.train_feature_network"] = train_net
-    c["metrics.features"] = entry(
+    c["evaluation.feature_networks.train_feature_network"] = train_net
+    c["evaluation.feature_space.features"] = entry(
         m.features,
         {"images": digit_batch, "dataset": Choice(), "device": Device(), "batch_size": Int(1)},
         images=real,
@@ -2327,7 +2358,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         device=CPU,
         batch_size=5,
     )
-    c["metrics.frechet_distance"] = entry(
+    c["evaluation.frechet.frechet_distance"] = entry(
         m.frechet_distance,
         {"real": digit_batch, "fake": digit_batch, "dataset": Choice(), "device": Device()},
         real=real,
@@ -2337,13 +2368,13 @@ def _metrics(c: dict[str, Entry]) -> None:
     )
     rng = np.random.default_rng(7)
     feats1, feats2 = rng.normal(size=(10, 3)), rng.normal(size=(9, 3)) + 0.5
-    c["metrics.frechet_distance_from_features"] = entry(
+    c["evaluation.frechet.frechet_distance_from_features"] = entry(
         m.frechet_distance_from_features,
         {"features1": REAL2, "features2": REAL2},
         features1=feats1,
         features2=feats2,
     )
-    c["metrics.precision_recall_from_features"] = entry(
+    c["evaluation.knn_precision_recall.precision_recall_from_features"] = entry(
         m.precision_recall_from_features,
         {
             "real_features": REAL2,
@@ -2358,7 +2389,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         device=CPU,
         batch_size=4,
     )
-    c["metrics.precision_recall"] = entry(
+    c["evaluation.knn_precision_recall.precision_recall"] = entry(
         m.precision_recall,
         {
             "real": digit_batch,
@@ -2373,14 +2404,14 @@ def _metrics(c: dict[str, Entry]) -> None:
         k=3,
         device=CPU,
     )
-    c["metrics.gaussian_blur"] = entry(
+    c["evaluation.degradations.gaussian_blur"] = entry(
         m.gaussian_blur,
         {"images": images_spec(shape_fixed=False), "sigma": NONNEG},
         images=real,
         sigma=0.5,
     )
     cov = np.cov(feats1.T)
-    c["metrics.gaussian_frechet_distance"] = entry(
+    c["evaluation.frechet.gaussian_frechet_distance"] = entry(
         m.gaussian_frechet_distance,
         {"mean1": VEC, "cov1": MATRIX, "mean2": VEC, "cov2": MATRIX},
         mean1=feats1.mean(0),
@@ -2389,13 +2420,13 @@ def _metrics(c: dict[str, Entry]) -> None:
         cov2=np.cov(feats2.T),
     )
     hist = Arr((1,), values="nonneg")
-    c["metrics.js_divergence"] = entry(
+    c["evaluation.ndb_bins.js_divergence"] = entry(
         m.js_divergence,
         {"p": hist, "q": hist},
         p=np.array([0.2, 0.3, 0.5]),
         q=np.array([0.3, 0.3, 0.4]),
     )
-    c["metrics.ndb"] = entry(
+    c["evaluation.ndb_bins.ndb"] = entry(
         m.ndb,
         {
             "train": images_spec(shape_fixed=False),
@@ -2410,7 +2441,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         alpha=0.05,
         seed=0,
     )
-    c["metrics.nearest_train_distance"] = entry(
+    c["evaluation.memorization.nearest_train_distance"] = entry(
         m.nearest_train_distance,
         {
             "samples": images_spec(),
@@ -2424,7 +2455,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         batch_size=4,
     )
     proportion = Arr(None, values="unit")  # element-wise: any shape, the same for both
-    c["metrics.two_proportion_z_test"] = entry(
+    c["evaluation.ndb_bins.two_proportion_z_test"] = entry(
         m.two_proportion_z_test,
         {"p1": proportion, "n1": Int(1), "p2": proportion, "n2": Int(1)},
         p1=np.array([0.2, 0.5, 0.0]),
@@ -2432,7 +2463,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         p2=np.array([0.25, 0.4, 0.0]),
         n2=80,
     )
-    c["metrics.uniform_noise_images"] = entry(
+    c["evaluation.degradations.uniform_noise_images"] = entry(
         m.uniform_noise_images,
         {
             "n": Int(1),
@@ -2451,7 +2482,7 @@ def _metrics(c: dict[str, Entry]) -> None:
         seed=0,
         device=CPU,
     )
-    c["metrics.weights_checksum"] = entry(
+    c["evaluation.feature_networks.weights_checksum"] = entry(
         m.weights_checksum,
         {"module": Custom((("not a module", lambda b: 3, "raise"),))},
         module=Lazy(lambda: torch.nn.Linear(2, 1)),

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lessons_lib import data
+from lessons_lib.data import download, locate, mnist
 
 # --------------------------------------------------------------------------- IDX helpers
 
@@ -45,7 +46,7 @@ def make_spec(arrays, base_url="http://127.0.0.1:9/", name="fake") -> data.Remot
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data.time, "sleep", lambda s: None)
+    monkeypatch.setattr(download.time, "sleep", lambda s: None)
     return tmp_path
 
 
@@ -98,7 +99,7 @@ def test_local_recompressed_copy_is_checked_by_content(cache, monkeypatch):
     # A different compression level changes the .gz bytes (like Debian's recompression)
     # but not the content, which is what a local copy is checked by.
     write_local(cache / "fake", arrays, level=1)
-    monkeypatch.setattr(data, "FASHION_MNIST", spec)
+    monkeypatch.setattr(mnist, "FASHION_MNIST", spec)
     images, labels = data.load_fashion_mnist("test", download=False, device="cpu")
     assert images.shape == (10, 1, 4, 4) and labels.dtype == torch.int64
     np.testing.assert_allclose(images[:, 0].numpy(), arrays["test_images"] / 255.0, atol=1e-7)
@@ -109,14 +110,14 @@ def test_local_corrupt_copy_names_the_file_and_the_fix(cache, monkeypatch):
     spec = make_spec(arrays)
     tampered = dict(arrays, test_images=arrays["test_images"] ^ 1)
     write_local(cache / "fake", tampered)
-    monkeypatch.setattr(data, "FASHION_MNIST", spec)
+    monkeypatch.setattr(mnist, "FASHION_MNIST", spec)
     with pytest.raises(data.DataIntegrityError, match=r"test_images.gz does not match.*Delete"):
         data.load_fashion_mnist("test", download=False, device="cpu")
 
 
 def test_missing_files_without_download(cache, monkeypatch):
     monkeypatch.setattr(
-        data, "FASHION_MNIST", make_spec(small_dataset_files(np.random.default_rng(0)))
+        mnist, "FASHION_MNIST", make_spec(small_dataset_files(np.random.default_rng(0)))
     )
     with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
         data.load_fashion_mnist("train", download=False, device="cpu")
@@ -169,7 +170,7 @@ def test_download_writes_verified_files_atomically(cache, monkeypatch):
     server = FileServer(served_files(arrays))
     try:
         spec = dataclasses.replace(make_spec(arrays), urls=(server.url,))
-        monkeypatch.setattr(data, "MNIST", spec)
+        monkeypatch.setattr(mnist, "MNIST", spec)
         train, _ = data.load_mnist("train", device="cpu")
         val, _ = data.load_mnist("val", device="cpu")
         everything, _ = data.load_mnist("all", device="cpu")
@@ -186,7 +187,7 @@ def test_truncated_download_leaves_nothing(cache, monkeypatch):
     server = FileServer(served_files(arrays), lie=True)
     try:
         spec = dataclasses.replace(make_spec(arrays), urls=(server.url,))
-        monkeypatch.setattr(data, "MNIST", spec)
+        monkeypatch.setattr(mnist, "MNIST", spec)
         with pytest.raises(data.DataIntegrityError, match=r"truncated.*LESSONS_DATA_DIR"):
             data.load_mnist("test", device="cpu")
     finally:
@@ -201,7 +202,7 @@ def test_download_with_a_wrong_checksum_is_rejected(cache, monkeypatch):
     server = FileServer(files)
     try:
         spec = dataclasses.replace(make_spec(arrays), urls=(server.url,))
-        monkeypatch.setattr(data, "MNIST", spec)
+        monkeypatch.setattr(mnist, "MNIST", spec)
         with pytest.raises(data.DataIntegrityError, match="md5"):
             data.load_mnist("test", device="cpu")
     finally:
@@ -212,7 +213,7 @@ def test_download_with_a_wrong_checksum_is_rejected(cache, monkeypatch):
 
 def test_offline_download_says_how_to_fix(cache, monkeypatch):
     spec = make_spec(small_dataset_files(np.random.default_rng(0)), base_url="http://127.0.0.1:9/")
-    monkeypatch.setattr(data, "MNIST", spec)
+    monkeypatch.setattr(mnist, "MNIST", spec)
     with pytest.raises(data.DataIntegrityError, match="offline"):
         data.load_mnist("train", device="cpu")
 
@@ -272,7 +273,7 @@ def test_fashion_mnist_available_is_false_without_files(tmp_path, monkeypatch):
     monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
     # No local copy and no URL to download from (so no real download on a networked machine).
     fake = dataclasses.replace(data.FASHION_MNIST, local_dirs=(tmp_path / "nowhere",), urls=())
-    monkeypatch.setattr(data, "FASHION_MNIST", fake)
+    monkeypatch.setattr(mnist, "FASHION_MNIST", fake)
     monkeypatch.delenv("LESSONS_DATA_MIRROR", raising=False)
     assert not data.fashion_mnist_available()
     assert "not available" in data.fashion_mnist_status()
@@ -382,7 +383,7 @@ class TestMnistIsVerified:
             k: dataclasses.replace(f, content_sha256=None, n_classes=10 if "lab" in k else None)
             for k, f in spec.files.items()
         }
-        monkeypatch.setattr(data, "MNIST", dataclasses.replace(spec, files=files))
+        monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(spec, files=files))
         folder = cache / "fake"
         folder.mkdir()
         for key, array in arrays.items():
@@ -423,7 +424,7 @@ class TestIntegrityErrorsNameTheFile:
         arrays = small_dataset_files(np.random.default_rng(0))
         spec = make_spec(arrays)
         files = {k: dataclasses.replace(f, content_sha256=None) for k, f in spec.files.items()}
-        monkeypatch.setattr(data, "MNIST", dataclasses.replace(spec, files=files))
+        monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(spec, files=files))
         folder = cache / "fake"
         folder.mkdir()
         for key, array in arrays.items():
@@ -490,7 +491,7 @@ class TestLoaderArguments:
         def no_io(*args, **kw):
             raise AssertionError("looked for files before checking the arguments")
 
-        monkeypatch.setattr(data, "_dataset_paths", no_io)
+        monkeypatch.setattr(locate, "_dataset_paths", no_io)
         for loader in (data.load_fashion_mnist, data.load_mnist):
             with pytest.raises(error, match=match):
                 loader(**{"split": "test", "device": "cpu", **kwargs})

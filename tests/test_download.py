@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from lessons_lib import data
+from lessons_lib.data import idx, mnist
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -180,7 +181,7 @@ def data_files(root: Path) -> list[str]:
 def test_mirror_serves_good_files_end_to_end(env, serve, monkeypatch):
     arrays = small_arrays(1)
     server = serve(in_folder(gz_files(arrays), "fake"))
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays))  # no official URL at all
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays))  # no official URL at all
     monkeypatch.setenv("LESSONS_DATA_MIRROR", server.url.rstrip("/"))  # "/" is optional
     images, labels = data.load_mnist("test", device="cpu")
     np.testing.assert_allclose(images[:, 0].numpy(), arrays["test_images"] / 255.0, atol=1e-7)
@@ -197,7 +198,7 @@ def test_mirror_is_tried_first_then_the_official_host(env, serve, monkeypatch):
     arrays = small_arrays(2)
     mirror = serve({})  # an empty classroom mirror: 404 for everything
     official = serve(gz_files(arrays))
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(official.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(official.url,)))
     monkeypatch.setenv("LESSONS_DATA_MIRROR", mirror.url)
     data.load_mnist("test", device="cpu")
     assert mirror.requests == Counter({f"fake/{name}": 1 for name in gz_files(arrays)})
@@ -209,7 +210,7 @@ def test_a_good_mirror_spares_the_official_host(env, serve, monkeypatch):
     arrays = small_arrays(3)
     mirror = serve(in_folder(gz_files(arrays), "fake"))
     official = serve(gz_files(arrays))
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(official.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(official.url,)))
     monkeypatch.setenv("LESSONS_DATA_MIRROR", mirror.url)
     data.load_mnist("val", device="cpu")
     assert sum(mirror.requests.values()) == 4 and sum(official.requests.values()) == 0
@@ -221,7 +222,7 @@ def test_a_mirror_can_be_a_plain_folder(env, tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     for name, body in gz_files(arrays).items():
         (folder / name).write_bytes(body)
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays))
     monkeypatch.setenv("LESSONS_DATA_MIRROR", str(tmp_path / "usb-stick"))
     images, _ = data.load_mnist("test", device="cpu")
     assert images.shape == (10, 1, 4, 4) and data_files(env) == sorted(gz_files(arrays))
@@ -232,7 +233,7 @@ def test_recompressed_files_are_accepted_by_content(env, serve, monkeypatch):
     arrays = small_arrays(5)
     files = {f"{k}.gz": gzip.compress(idx_bytes(a), compresslevel=1) for k, a in arrays.items()}
     server = serve(files)
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     images, _ = data.load_mnist("test", device="cpu")
     np.testing.assert_allclose(images[:, 0].numpy(), arrays["test_images"] / 255.0, atol=1e-7)
 
@@ -241,7 +242,7 @@ def test_a_corrupt_cached_file_is_replaced_by_a_verified_download(env, serve, mo
     arrays = small_arrays(6)
     good = gz_files(arrays)
     server = serve(good)
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     (env / "fake").mkdir(parents=True)
     for name, body in good.items():
         (env / "fake" / name).write_bytes(body)
@@ -263,7 +264,7 @@ def failing_load(env, serve, monkeypatch, behaviour, files=None, retries=3):
     """Serve ``files`` with ``behaviour`` for test_images.gz; return (error, server)."""
     arrays = small_arrays(7)
     server = serve(files or gz_files(arrays), behaviour)
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     monkeypatch.setenv("LESSONS_DOWNLOAD_RETRIES", str(retries))
     with pytest.raises(data.DownloadError) as info:
         data.load_mnist("test", device="cpu")
@@ -282,7 +283,7 @@ def test_truncated_body_is_retried_then_reported(env, serve, monkeypatch):
 def test_truncated_body_then_a_good_one_succeeds(env, serve, monkeypatch):
     arrays = small_arrays(8)
     server = serve(gz_files(arrays), {"test_images.gz": ["lie", "ok"]})
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     images, _ = data.load_mnist("test", device="cpu")
     assert server.requests["test_images.gz"] == 2 and leftovers(env) == []
     np.testing.assert_allclose(images[:, 0].numpy(), arrays["test_images"] / 255.0, atol=1e-7)
@@ -297,7 +298,7 @@ def test_dropped_connection_is_retried_then_reported(env, serve, monkeypatch):
 def test_dropped_connection_then_a_good_one_succeeds(env, serve, monkeypatch):
     arrays = small_arrays(9)
     server = serve(gz_files(arrays), {"test_images.gz": ["drop", "drop", "ok"]})
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     data.load_mnist("test", device="cpu")
     assert server.requests["test_images.gz"] == 3 and leftovers(env) == []
 
@@ -336,7 +337,7 @@ def test_http_500_is_retried_then_reported(env, serve, monkeypatch):
 def test_http_503_then_a_good_answer_succeeds(env, serve, monkeypatch):
     arrays = small_arrays(10)
     server = serve(gz_files(arrays), {"test_images.gz": [503, "ok"]})
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
     data.load_mnist("test", device="cpu")
     assert server.requests["test_images.gz"] == 2
 
@@ -353,7 +354,7 @@ def test_an_unreachable_host_is_not_waited_for_again_per_file(env, monkeypatch):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     arrays = small_arrays(11)
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(f"http://127.0.0.1:{port}/",)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(f"http://127.0.0.1:{port}/",)))
     with pytest.raises(data.DownloadError, match=r"refused: this machine is offline") as info:
         data.load_mnist("train", device="cpu")
     assert "apt-get install -y dataset-fashion-mnist" in str(info.value)
@@ -363,12 +364,12 @@ def test_an_unreachable_host_is_not_waited_for_again_per_file(env, monkeypatch):
 def test_an_interrupted_download_leaves_nothing(env, serve, monkeypatch):
     arrays = small_arrays(12)
     server = serve(gz_files(arrays))
-    monkeypatch.setattr(data, "MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(arrays, urls=(server.url,)))
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "_check_file_bytes", interrupt)  # Ctrl-C while verifying
+    monkeypatch.setattr(idx, "_check_file_bytes", interrupt)  # Ctrl-C while verifying
     with pytest.raises(KeyboardInterrupt):
         data.load_mnist("test", device="cpu")
     assert not env.exists() or data_files(env) == []
@@ -380,7 +381,7 @@ def test_an_interrupted_download_leaves_nothing(env, serve, monkeypatch):
 def test_available_downloads_missing_files_and_reports(env, serve, monkeypatch):
     arrays = small_arrays(13)
     server = serve(gz_files(arrays))
-    monkeypatch.setattr(data, "FASHION_MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays, urls=(server.url,)))
     assert not data.fashion_mnist_available(download=False)
     assert "not found" in data.fashion_mnist_status() and sum(server.requests.values()) == 0
     assert data.fashion_mnist_available()
@@ -392,7 +393,7 @@ def test_available_downloads_missing_files_and_reports(env, serve, monkeypatch):
 def test_unavailable_says_why_and_is_not_retried_at_once(env, serve, monkeypatch):
     arrays = small_arrays(14)
     server = serve(gz_files(arrays), {"train_images.gz": [404]})
-    monkeypatch.setattr(data, "FASHION_MNIST", make_spec(arrays, urls=(server.url,)))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays, urls=(server.url,)))
     assert not data.fashion_mnist_available()
     status = data.fashion_mnist_status()
     assert status.startswith("Fashion-MNIST is not available") and "HTTP 404" in status
@@ -410,7 +411,7 @@ def test_unavailable_says_why_and_is_not_retried_at_once(env, serve, monkeypatch
 
 def test_available_is_false_while_a_corrupt_file_is_cached(env, monkeypatch):
     arrays = small_arrays(15)
-    monkeypatch.setattr(data, "FASHION_MNIST", make_spec(arrays))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays))
     (env / "fake").mkdir(parents=True)
     for name, body in gz_files(arrays).items():
         (env / "fake" / name).write_bytes(body)
@@ -423,18 +424,18 @@ def test_available_is_false_while_a_corrupt_file_is_cached(env, monkeypatch):
 
 def test_verification_is_cached_per_file_state(env, monkeypatch):
     arrays = small_arrays(16)
-    monkeypatch.setattr(data, "FASHION_MNIST", make_spec(arrays))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays))
     (env / "fake").mkdir(parents=True)
     for name, body in gz_files(arrays).items():
         (env / "fake" / name).write_bytes(body)
     calls = Counter()
-    check = data._check_file_bytes
+    check = idx._check_file_bytes
 
     def counting(raw, spec, where, fix):
         calls[spec.name] += 1
         return check(raw, spec, where, fix)
 
-    monkeypatch.setattr(data, "_check_file_bytes", counting)
+    monkeypatch.setattr(idx, "_check_file_bytes", counting)
     assert data.fashion_mnist_available(download=False)
     assert data.fashion_mnist_available(download=False)
     assert sum(calls.values()) == 4  # the second call only looked at the files' state
@@ -454,7 +455,7 @@ def test_bad_settings_are_named(env, monkeypatch):
         data.fashion_mnist_available()
     monkeypatch.setenv("LESSONS_SYSTEM_DATA", "0")
     monkeypatch.setenv("LESSONS_DOWNLOAD_RETRIES", "0")
-    monkeypatch.setattr(data, "MNIST", make_spec(small_arrays(0), urls=("http://127.0.0.1:9/",)))
+    monkeypatch.setattr(mnist, "MNIST", make_spec(small_arrays(0), urls=("http://127.0.0.1:9/",)))
     with pytest.raises(ValueError, match="LESSONS_DOWNLOAD_RETRIES"):
         data.load_mnist("test", device="cpu")
     with pytest.raises(TypeError, match="download must be True or False"):
@@ -478,7 +479,7 @@ def test_real_fashion_mnist_through_a_local_mirror(env, serve, monkeypatch):
     assert len(files) == 4
     server = serve(files)
     official = data.FASHION_MNIST.urls
-    monkeypatch.setattr(data, "FASHION_MNIST", dataclasses.replace(data.FASHION_MNIST, urls=()))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", dataclasses.replace(data.FASHION_MNIST, urls=()))
     assert not data.fashion_mnist_available(download=False)  # LESSONS_SYSTEM_DATA=0 hides it
     monkeypatch.setenv("LESSONS_DATA_MIRROR", server.url)
     assert data.fashion_mnist_available()

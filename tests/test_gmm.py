@@ -11,6 +11,9 @@ import torch
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+import lessons_lib.density._fast_e_step as fast_e_step
+import lessons_lib.density.gmm as density_gmm
+import lessons_lib.density.mfa as density_mfa
 import lessons_lib.gmm as gmm_module
 from lessons_lib.data import MIXTURE_2D, load_digits, make_mixture_2d, make_moons, make_ring
 from lessons_lib.gmm import (
@@ -97,7 +100,7 @@ def test_agrees_with_sklearn_from_the_same_start(kind, data_seed):
 def test_agrees_with_sklearn_in_20_dimensions(kind, pruning, monkeypatch):
     """D >= 16: the CPU path that skips negligible (point, component) pairs, and the dense
     path (what a GPU runs), both match scikit-learn."""
-    monkeypatch.setattr(gmm_module, "PRUNE_ON_CPU", pruning)
+    monkeypatch.setattr(fast_e_step, "PRUNE_ON_CPU", pruning)
     X = blobs(1500, dim=20, k=5, seed=4)
     start = start_from(X, 5, kind, seed=5)
     with warnings.catch_warnings():
@@ -414,7 +417,7 @@ def test_bad_inputs_fail_before_any_work(monkeypatch):
     def no_work(*args, **kwargs):
         raise AssertionError("EM started before the inputs were checked")
 
-    monkeypatch.setattr(gmm_module, "kmeans", no_work)
+    monkeypatch.setattr(density_gmm, "kmeans", no_work)
     model = GaussianMixture(3, device="cpu")
     X = np.random.default_rng(0).normal(size=(20, 2))
     for value in (np.nan, np.inf):
@@ -859,7 +862,8 @@ class TestExtremeMagnitudes:
     )
     def test_covariances_beyond_float64_are_refused_before_any_work(self, make, monkeypatch):
         """GaussianMixture.fit(X * 1e160) failed inside torch.multinomial."""
-        monkeypatch.setattr(gmm_module, "kmeans", lambda *a, **k: pytest.fail("work started"))
+        for module in (density_gmm, density_mfa):
+            monkeypatch.setattr(module, "kmeans", lambda *a, **k: pytest.fail("work started"))
         X = np.hstack([two_blobs(), two_blobs(seed=1)[:, :1]]) * 1e160
         with pytest.raises(ValueError, match="X spreads too widely"):
             make().fit(X)

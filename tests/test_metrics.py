@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 from lessons_lib import metrics
 from lessons_lib.data import fashion_mnist_available, load_digits, load_fashion_mnist
 
+# Private names are patched where they live now (metrics is a face over lessons_lib.evaluation).
+from lessons_lib.evaluation import feature_networks, feature_space
+
 CPU = "cpu"
 needs_fashion = pytest.mark.skipif(
     not fashion_mnist_available(download=False), reason="Fashion-MNIST is not on this machine"
@@ -436,8 +439,8 @@ def quick_digits_recipe(tmp_path, monkeypatch):
     monkeypatch.setitem(
         metrics._RECIPES, "digits", dataclasses.replace(metrics._RECIPES["digits"], epochs=1)
     )
-    monkeypatch.setattr(metrics, "_NETWORKS", {})
-    monkeypatch.setattr(metrics, "_DEVICE_COPIES", {})
+    monkeypatch.setattr(feature_space, "_NETWORKS", {})
+    monkeypatch.setattr(feature_space, "_DEVICE_COPIES", {})
     return tmp_path
 
 
@@ -474,7 +477,7 @@ class TestTrainingUnderTheCallersGradMode:
                 images, labels = load(dataset, split, device=device)
                 return images * 1.0, labels + 0  # inference tensors
 
-        monkeypatch.setattr(metrics, "_load_split", inference_split)
+        monkeypatch.setattr(feature_networks, "_load_split", inference_split)
         net, _ = metrics.train_feature_network(device=CPU, progress=False)
         assert net(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
 
@@ -805,7 +808,7 @@ def test_bad_inputs_raise_clear_errors_before_any_work(call, error, match, monke
     def no_network(*args, **kwargs):
         raise AssertionError("the feature network was reached despite the bad input")
 
-    monkeypatch.setattr(metrics, "_cached_network", no_network)
+    monkeypatch.setattr(feature_space, "_cached_network", no_network)
     with pytest.raises(error, match=match):
         call()
 
@@ -817,8 +820,8 @@ def test_calibration_table_refuses_an_n_that_leaves_too_few_images(monkeypatch):
         images, labels = load(dataset, split, device=device)
         return images, torch.full_like(labels, 9) if split == "test" else labels
 
-    monkeypatch.setattr(metrics, "_load_split", nines_only)
-    monkeypatch.setattr(metrics, "_cached_network", lambda *a, **k: pytest.fail("reached"))
+    monkeypatch.setattr(feature_networks, "_load_split", nines_only)
+    monkeypatch.setattr(feature_space, "_cached_network", lambda *a, **k: pytest.fail("reached"))
     with pytest.raises(ValueError, match=r"without class 9 only 0 test images remain"):
         metrics.calibration_table(n=10, removed_class=9)
 
@@ -839,7 +842,7 @@ SEEDED = [
     [(True, TypeError), (1.0, TypeError), ("3", TypeError), (-1, ValueError), (2**32, ValueError)],
 )
 def test_seeds_must_be_non_negative_integers_below_2_to_the_32(which, seed, error, monkeypatch):
-    monkeypatch.setattr(metrics, "_cached_network", lambda *a, **k: pytest.fail("reached"))
+    monkeypatch.setattr(feature_space, "_cached_network", lambda *a, **k: pytest.fail("reached"))
     with pytest.raises(error, match=r"seed must be"):
         SEEDED[which](seed)
 
@@ -859,7 +862,7 @@ def test_noise_seeds_accept_none_and_numpy_integers():
 
 def _no_network(monkeypatch):
     monkeypatch.setattr(
-        metrics, "_cached_network", lambda *a, **k: pytest.fail("feature network reached")
+        feature_space, "_cached_network", lambda *a, **k: pytest.fail("feature network reached")
     )
 
 

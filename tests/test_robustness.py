@@ -122,7 +122,7 @@ def _format(record: dict) -> str:
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_probes(name):
     """The baseline call works, and every mutation gives a clear error or a finite result."""
-    if name.startswith("metrics."):
+    if name.startswith(("metrics.", "evaluation.")):
         api.warm_feature_network()
     records = api.run_entry(name, CATALOGUE[name])
     RESULTS[name] = records

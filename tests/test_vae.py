@@ -881,3 +881,98 @@ class TestSizeAndOverflowRegressions:
         fine = getattr(model.double(), method)(torch.full((2, 3), 1e30, dtype=torch.float64))
         values = fine if isinstance(fine, torch.Tensor) else torch.stack(fine)
         assert torch.isfinite(values).all()
+
+
+# --------------------------------------------------------------------------- flat rows, the face
+
+
+class TestInpaintFlatRows:
+    """``inpaint`` takes flat rows (N, C·H·W) with a mask of the same shape, and gives rows."""
+
+    @pytest.mark.parametrize("method", ["importance", "gibbs", "optimize"])
+    def test_flat_rows_give_the_numbers_of_images(self, method):
+        model = VAE((1, 8, 8), 2, "gaussian", hidden=16, seed=0)
+        x = grey_images(4)
+        mask = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5
+        kw = {"method": method, "n_iter": 4, "k": 16, "n_rounds": 2, "seed": 0}
+        images = model.inpaint(x, mask, **kw)
+        rows = model.inpaint(x.flatten(1), mask.flatten(1), **kw)
+        assert rows.shape == (4, 64)
+        assert torch.equal(rows, images.flatten(1))
+        assert torch.equal(rows[mask.flatten(1)], x.flatten(1)[mask.flatten(1)])
+
+    def test_one_flat_mask_numpy_and_ess(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        x = binary_images(3)
+        mask = torch.ones(1, 8, 8, dtype=torch.bool)
+        mask[:, 4:] = False
+        images, ess = model.inpaint(x, mask, k=8, n_rounds=1, seed=0, return_ess=True)
+        rows, ess_rows = model.inpaint(
+            x.flatten(1), mask.flatten(), k=8, n_rounds=1, seed=0, return_ess=True
+        )
+        assert torch.equal(rows, images.flatten(1)) and torch.equal(ess, ess_rows)
+        numpy_rows = model.inpaint(x.flatten(1).numpy(), mask.flatten().numpy(), k=8, seed=0)
+        assert isinstance(numpy_rows, np.ndarray) and numpy_rows.shape == (3, 64)
+        holes = x.flatten(1).clone()
+        holes[:, ~mask.flatten()] = math.nan  # NaN under the missing pixels is ignored
+        assert torch.equal(model.inpaint(holes, mask.flatten(), k=8, seed=0),
+                           model.inpaint(x.flatten(1), mask.flatten(), k=8, seed=0))  # fmt: skip
+
+    def test_flat_rows_of_the_wrong_size_or_mask_are_refused(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        x = binary_images(3).flatten(1)
+        with pytest.raises(ValueError, match=r"\(N, 64\)"):
+            model.inpaint(x[:, :60], torch.ones(60, dtype=torch.bool))
+        with pytest.raises(ValueError, match="mask"):
+            model.inpaint(x, torch.ones(1, 8, 8, dtype=torch.bool))  # an image mask for rows
+        with pytest.raises(ValueError, match="mask"):
+            model.inpaint(x, torch.ones(2, 64, dtype=torch.bool))  # one row too few
+        with pytest.raises(TypeError, match="mask"):
+            model.inpaint(x, torch.ones(64))
+        with pytest.raises(ValueError, match="x must have 2 or 4 dimensions"):
+            model.inpaint(x[0], torch.ones(64, dtype=torch.bool))
+
+
+class TestGenerativeModuleFace:
+    """VAE and LinearGaussianVAE are GenerativeModules: loss, log_prob, settings()."""
+
+    def test_loss_names_the_terms_of_the_training_step(self):
+        from lessons_lib.core.base import GenerativeModule
+
+        model = VAE((1, 8, 8), 2, n_classes=3, hidden=16, seed=0)
+        assert isinstance(model, GenerativeModule) and model.conditional
+        x, y = binary_images(6), torch.tensor([0, 1, 2, 0, 1, 2])
+        torch.manual_seed(0)
+        terms = model.loss([x, y], beta=0.5)
+        assert list(terms) == ["loss", "elbo", "reconstruction", "kl", "beta"]
+        assert float(terms["beta"]) == 0.5
+        torch.manual_seed(0)
+        recon, kl = model._elbo_terms(x, torch.nn.functional.one_hot(y, 3).float())
+        assert torch.equal(terms["loss"], -(recon - 0.5 * kl).mean())
+        with pytest.raises(ValueError, match="conditional"):
+            model.loss([x])
+        with pytest.raises(ValueError, match="unconditional"):
+            VAE((1, 8, 8), 2, hidden=16).loss([x, y])
+
+    def test_log_prob_settings_and_training_data(self):
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        x = binary_images(4)
+        assert torch.equal(model.log_prob(x, k=20, seed=1), model.log_likelihood(x, k=20, seed=1))
+        assert model.settings() == dict(model.settings) and type(model.settings()) is dict
+        assert VAE(**model.settings()).settings == model.settings
+        with pytest.raises(ValueError, match="binary"):
+            model.check_training_data(grey_images(4))
+        linear = LinearGaussianVAE(3, 1, seed=0)
+        points = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(linear.log_prob(points), linear.exact_log_likelihood(points))
+        assert linear.settings() == {"data_dim": 3, "latent_dim": 1, "posterior": "full"}
+        with pytest.raises(ValueError, match="unconditional"):
+            linear.check_training_data(points, torch.zeros(5, dtype=torch.int64))
+
+    def test_fit_model_trains_a_vae_with_the_plain_elbo(self):
+        from lessons_lib.core.fit import fit_model
+
+        model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+        history = fit_model(model, binary_images(32), epochs=2, batch_size=16, seed=0,
+                            device=CPU, progress=False)  # fmt: skip
+        assert history["beta"] == [1.0, 1.0] and len(history["elbo"]) == 2
