@@ -38,15 +38,15 @@ notebooks: setup
 
 # A static course site over the executed notebooks (widgets show their PNG fallbacks).
 site: notebooks
-	$(PY) -m lessons_lib.course site
+	$(PY) tools/course.py site
 
 # The learner's version of every notebook, solutions replaced by stubs, in build/exercises/.
 exercises: setup
-	$(PY) -m lessons_lib.course exercises
+	$(PY) tools/course.py exercises
 
 # Binder and Colab badges and the Colab install cell, from pyproject's Repository URL.
 header: setup
-	$(PY) -m lessons_lib.course header
+	$(PY) tools/course.py header
 
 test: setup lint test-lib test-widgets7 test-notebooks
 

@@ -4,7 +4,7 @@
 import torch  # noqa: F401 - tests patch training.torch.save, the one torch both modules use
 
 from lessons_lib.core.checkpoints import load_checkpoint, save_checkpoint
-from lessons_lib.core.loop import (
+from lessons_lib.core.loop import (  # noqa: F401 - old names, kept importable
     MAX_COUNT,
     MAX_LOOP_SEED,
     MAX_LR,
@@ -17,17 +17,4 @@ from lessons_lib.core.loop import (
     train_loop,
 )
 
-__all__ = [
-    "MAX_COUNT",
-    "MAX_LOOP_SEED",
-    "MAX_LR",
-    "History",
-    "StepFn",
-    "TrainingDiverged",
-    "check_adam",
-    "check_callable",
-    "check_count",
-    "load_checkpoint",
-    "save_checkpoint",
-    "train_loop",
-]
+__all__ = ["History", "load_checkpoint", "save_checkpoint", "train_loop"]

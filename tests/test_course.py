@@ -1,20 +1,33 @@
-"""The course tooling: notebook headers, exercise versions, the static site."""
+"""The course tooling (tools/course.py): notebook headers, exercise versions, the static site."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from lessons_lib import course
+ROOT = Path(__file__).resolve().parents[1]
 
+
+def _load_course():
+    """tools/course.py, loaded from its file: it is a script beside the package, not in it."""
+    spec = importlib.util.spec_from_file_location("course", ROOT / "tools" / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+course = _load_course()
 NOTEBOOKS = course.notebooks()
 
 
 def test_headers_are_up_to_date():
-    assert course.header(check=True) == [], "run `python -m lessons_lib.course header`"
+    assert course.header(check=True) == [], "run `python tools/course.py header`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -90,3 +103,20 @@ def test_cli_check_reports_stale_headers(tmp_path, monkeypatch, capsys):
     assert course.main(["header"]) == 0
     assert course.main(["header", "--check"]) == 0
     assert Path(folder / "99_demo.ipynb").read_text().count("course-header") == 2
+
+
+def test_the_script_runs_from_the_repository_root_without_the_package(tmp_path):
+    # A plain `python tools/course.py ...`, from the root and from elsewhere: no import of
+    # lessons_lib, and the notebooks are found from the script's own location.
+    for cwd in (ROOT, tmp_path):
+        done = subprocess.run(
+            [sys.executable, "-I", str(ROOT / "tools" / "course.py"), "header", "--check"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    source = (ROOT / "tools" / "course.py").read_text()
+    assert "lessons_lib import" not in source and "import lessons_lib" not in source
+    assert not (ROOT / "lessons_lib" / "course.py").exists()

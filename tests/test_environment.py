@@ -115,7 +115,13 @@ def test_widget_extension_is_installed():
 
 def test_readme_install_commands_are_the_real_ones():
     """The Colab line is the one every notebook runs; the conda line names the real env."""
-    from lessons_lib.course import BRANCH, colab_cell_source
+    import importlib.util
+
+    # tools/course.py is the maintainers' script, beside the package: load it from its file.
+    spec = importlib.util.spec_from_file_location("course", ROOT / "tools" / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    BRANCH, colab_cell_source = course.BRANCH, course.colab_cell_source
 
     readme = (ROOT / "README.md").read_text()
     url = pyproject()["project"]["urls"]["Repository"]

@@ -27,14 +27,7 @@ from lessons_lib.core.device import release_memory, resolve_device
 from lessons_lib.core.random import seed_everything
 from lessons_lib.core.validation import check_bool, check_int, check_positive, check_seed
 
-__all__ = [
-    "History",
-    "TrainingDiverged",
-    "check_adam",
-    "check_callable",
-    "check_count",
-    "train_loop",
-]
+__all__ = ["History", "TrainingDiverged", "train_loop"]
 
 StepFn = Callable[[Sequence[torch.Tensor]], Mapping[str, float | torch.Tensor]]
 

@@ -52,6 +52,7 @@ Modules
 ``photos``        ``load_photo``
 ``toy2d``         the 2-D toy sets
 ``augmentation``  ``augment``
+``cache``         files computed once per machine (the feature networks), under a lock
 
 This ``__init__`` only re-exports. To replace a name for a test, patch it in the module that
 holds it (``lessons_lib.data.mnist.MNIST``, ``lessons_lib.data.locate._dataset_paths``,
@@ -60,6 +61,10 @@ holds it (``lessons_lib.data.mnist.MNIST``, ``lessons_lib.data.locate._dataset_p
 
 from lessons_lib.data.augmentation import MAX_ELEMENTS as MAX_ELEMENTS
 from lessons_lib.data.augmentation import augment
+from lessons_lib.data.cache import InvalidCacheFile as InvalidCacheFile
+from lessons_lib.data.cache import cache_path as cache_path
+from lessons_lib.data.cache import load_or_create as load_or_create
+from lessons_lib.data.cache import locked_folder as locked_folder
 from lessons_lib.data.digits import DIGIT_CLASSES, load_digits
 from lessons_lib.data.download import DownloadError
 from lessons_lib.data.idx import DataIntegrityError, read_idx
@@ -91,8 +96,9 @@ from lessons_lib.data.toy2d import (
     ring_centers,
 )
 
-# The public API, as before the split. The names imported ``as`` themselves (the file specs,
-# the size bounds, the folders) are re-exported too, though not listed, as before the split.
+# The public API, as before the split. The names imported ``as`` themselves are re-exported
+# too, though not listed: the file specs, size bounds and folders (as before the split), and
+# the cache protocol of ``data.cache`` (for lessons_lib.evaluation, not for the notebooks).
 __all__ = [
     "DIGIT_CLASSES",
     "FASHION_CLASSES",

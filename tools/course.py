@@ -1,14 +1,16 @@
 """Maintenance of the course's notebooks: headers, exercise versions and the static site.
 
-Run from the repository root::
+Run from the repository root (``make header``, ``make exercises`` and ``make site`` do)::
 
-    python -m lessons_lib.course header      # (re)write every notebook's badges and Colab cell
-    python -m lessons_lib.course header --check
-    python -m lessons_lib.course exercises   # build/exercises/: notebooks without the solutions
-    python -m lessons_lib.course site        # build/site/: an index over build/html/
+    python tools/course.py header      # (re)write every notebook's badges and Colab cell
+    python tools/course.py header --check
+    python tools/course.py exercises   # build/exercises/: notebooks without the solutions
+    python tools/course.py site        # build/site/: an index over build/html/
 
 The repository URL comes from one setting, ``[project.urls] Repository`` in pyproject.toml.
-Nothing here is imported by the rest of the library.
+This is maintenance tooling, not part of ``lessons_lib``: it imports nothing from the library
+(only the standard library, and ``nbformat`` to write notebooks) and finds the repository from
+its own location, so it runs from any folder.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the repository's root
 NOTEBOOKS = ROOT / "notebooks"
 HEADER_START, HEADER_END = "<!-- course-header -->", "<!-- /course-header -->"
 COLAB_TAG = "colab-setup"
@@ -204,7 +206,7 @@ def site(html_dir: Path = ROOT / "build" / "html", out: Path = ROOT / "build" / 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lessons_lib.course", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python tools/course.py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     header_cmd = sub.add_parser("header", help="write the badges and the Colab cell")
     header_cmd.add_argument("--check", action="store_true", help="only report stale headers")

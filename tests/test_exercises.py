@@ -1,4 +1,4 @@
-"""The exercise checks accept right answers and refuse wrong ones."""
+"""The exercise graders accept right answers and refuse wrong ones."""
 
 import numpy as np
 import pytest
@@ -111,3 +111,17 @@ class TestArgumentsAreCheckedFirst:
 
         assert check.ising_conditional(Solution())
         assert capsys.readouterr().out.count("correct") == 3
+
+
+# --------------------------------------------------------------------------- the rename
+# lessons_lib.check became lessons_lib.exercises, its graders grade_*: the old face and the old
+# names stay, as the same objects.
+
+
+def test_the_old_module_is_the_new_one():
+    from lessons_lib import exercises
+
+    assert check is exercises
+    for name in ALL_CHECKS:
+        assert getattr(check, name) is getattr(exercises, f"grade_{name}")
+    assert sorted(exercises.__all__) == sorted(f"grade_{name}" for name in ALL_CHECKS)
