@@ -936,6 +936,23 @@ def cached_gan():
     return tiny_gan().eval()
 
 
+def configured_gan(ema_decay: float = 0.0):
+    """A fresh tiny conditional GAN with a training run started, and its optimizers."""
+    model = tiny_gan()
+    return model, model.configure_optimizers(lr=1e-3, ema_decay=ema_decay)
+
+
+def configured_gan_step():
+    """The training_step of a fresh configured GAN, with its own optimizers bound."""
+    model, optimizers = configured_gan()
+    return functools.partial(model.training_step, optimizers=optimizers)
+
+
+def gan_batch() -> list[torch.Tensor]:
+    """A training batch [x (8, 2), labels (8,)] for the tiny conditional GAN."""
+    return [torch.randn(8, 2, generator=torch.Generator().manual_seed(3)), torch.arange(8) % 3]
+
+
 @functools.cache
 def cached_translator():
     from lessons_lib.gan import ImageTranslator
@@ -1704,6 +1721,62 @@ def _gan(c: dict[str, Entry]) -> None:
         labels=1,
         seed=0,
         truncation=2.0,
+    )
+    c["gan.model.GAN.settings"] = entry(Lazy(lambda: cached_gan().settings))
+    c["gan.model.GAN.check_training_data"] = entry(
+        Lazy(lambda: cached_gan().check_training_data),
+        {"data": Arr((2,), dtype="float"), "labels": labels_spec(3)},
+        data=torch.randn(16, 2, generator=torch.Generator().manual_seed(2)),
+        labels=torch.arange(16) % 3,
+    )
+    batch = Custom(
+        (
+            ("a tensor, not a list", lambda b: b[0], "raise"),
+            ("labels missing", lambda b: b[:1], "raise"),
+            ("wrong width", lambda b: [torch.zeros(len(b[0]), 3), b[1]], "raise"),
+            ("integer x", lambda b: [b[0].long(), b[1]], "raise"),
+            ("float labels", lambda b: [b[0], b[1].float()], "raise"),
+            ("labels of another length", lambda b: [b[0], b[1][:-1]], "raise"),
+        )
+    )
+    c["gan.model.GAN.loss"] = entry(
+        Lazy(lambda: tiny_gan().loss), {"batch": batch}, batch=Lazy(gan_batch)
+    )
+    # The optimizers are bound: they must be the model's own (configure_optimizers).
+    c["gan.model.GAN.training_step"] = entry(
+        Lazy(configured_gan_step),
+        {"batch": batch},
+        batch=Lazy(gan_batch),
+    )
+    c["gan.model.GAN.configure_optimizers"] = entry(
+        Lazy(lambda: tiny_gan().configure_optimizers),
+        {
+            "lr": POS,
+            "loss": Choice(),
+            "lr_g": POS,
+            "lr_d": POS,
+            "betas": BETAS,
+            "d_steps": Int(1),
+            "gp_weight": NONNEG,
+            "total_steps": Int(1),
+            "ema_decay": Float(0.0, 1.0, high_open=True),
+        },
+        lr=1e-3,
+        loss="hinge",
+        lr_g=1e-3,
+        lr_d=1e-3,
+        betas=(0.5, 0.999),
+        d_steps=1,
+        gp_weight=1.0,
+        lr_decay=True,
+        total_steps=10,
+        ema_decay=0.9,
+    )
+    c["gan.model.GAN.finish_training"] = entry(
+        Lazy(lambda: configured_gan(ema_decay=0.9)[0].finish_training),
+        {"labels": labels_spec(3, paired=False), "batch_size": Int(1)},
+        labels=torch.arange(16) % 3,
+        batch_size=8,
     )
     c["gan.translation.ImageTranslator"] = entry(
         gan.ImageTranslator,

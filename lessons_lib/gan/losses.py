@@ -78,3 +78,36 @@ def _mean_output(loss: str, logits: torch.Tensor) -> torch.Tensor:
     """D's mean output, 0-d: a probability σ(ℓ) for the cross-entropy losses, else the raw score."""
     values = torch.sigmoid(logits) if loss in ("minimax", "non-saturating") else logits
     return values.mean()
+
+
+def _discriminator_terms(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    labels: torch.Tensor | None,
+    loss: str,
+    gp_weight: float,
+) -> dict[str, torch.Tensor]:
+    """D's loss on a real and a (detached) fake batch, its mean outputs and the penalty (0-d)."""
+    real_logits, fake_logits = discriminator(real, labels), discriminator(fake, labels)
+    d_loss = _discriminator_loss(loss, real_logits, fake_logits)
+    penalty = {}
+    if gp_weight > 0:
+        with torch.enable_grad():  # also under no_grad (validation): it is a gradient
+            gp = _gradient_penalty(discriminator, real, fake, labels)
+        d_loss = d_loss + gp_weight * gp
+        penalty["grad_penalty"] = gp
+    return {
+        "d_loss": d_loss,
+        "d_real": _mean_output(loss, real_logits.detach()),
+        "d_fake": _mean_output(loss, fake_logits.detach()),
+        **penalty,
+    }
+
+
+def _generator_term(
+    discriminator: nn.Module, fake: torch.Tensor, labels: torch.Tensor | None, loss: str
+) -> torch.Tensor:
+    """G's loss on its fakes, scored by D with D's weights frozen."""
+    with _frozen(discriminator):
+        return _generator_loss(loss, discriminator(fake, labels))

@@ -41,22 +41,15 @@ from lessons_lib.core.validation import (
     check_seed,
     like_input,
 )
+from lessons_lib.gan._validation import (
+    _check_arguments,
+    _check_batch,
+    _check_optimizers,
+    _finite_output,
+)
 from lessons_lib.gan.latent import _draw_latents
-from lessons_lib.gan.losses import (
-    LOSSES,
-    _discriminator_loss,
-    _frozen,
-    _generator_loss,
-    _gradient_penalty,
-    _mean_output,
-)
-from lessons_lib.gan.networks import (
-    ARCHS,
-    _check_model_size,
-    _Discriminator,
-    _Generator,
-    _n_halvings,
-)
+from lessons_lib.gan.losses import LOSSES, _discriminator_terms, _generator_term
+from lessons_lib.gan.networks import _Discriminator, _Generator
 from lessons_lib.gan.recommended import _step_settings, recommended_settings
 from lessons_lib.gan.run import AdversarialRun, recalibrate_batch_norm, start_run
 
@@ -230,7 +223,7 @@ class GAN(GenerativeModule):
         """
         check_array(z, "z", ndim=2, shape=(None, self.latent_dim), kinds="f")
         check_fits_dtype(z, "z", torch.float32)
-        y = self.sample_labels(len(z), labels) if labels is not None else None
+        y = self._labels(len(z), labels) if labels is not None else None
         if embedding is not None:
             if self.n_classes is None or labels is not None:
                 raise ValueError(
@@ -263,7 +256,7 @@ class GAN(GenerativeModule):
         check_fits_dtype(x, "x", torch.float32)
         if len(x) % self.pack:
             raise ValueError(f"x must hold whole packs of {self.pack} points, got {len(x)}.")
-        y = self.sample_labels(len(x), labels) if labels is not None else None
+        y = self._labels(len(x), labels) if labels is not None else None
         if self.n_classes is not None and y is None:
             raise ValueError("this GAN is conditional: pass labels (an int or one per point).")
         was_training = self.training
@@ -307,7 +300,7 @@ class GAN(GenerativeModule):
         seed = check_seed(seed)
         if truncation is not None:
             check_positive(truncation, "truncation")
-        y = self.sample_labels(n, labels)
+        y = self._labels(n, labels)
         z = self.latent(n, seed=seed, truncation=truncation)
         return self.generate(z, y)
 
@@ -410,11 +403,13 @@ class GAN(GenerativeModule):
         The loss and penalty are the current run's (:meth:`configure_optimizers`), else the
         non-saturating loss without penalty. Draws z from torch's global random state.
         """
-        real, y = self._check_batch(batch)
+        real, y = _check_batch(batch, self.data_shape, self.conditional, self.pack)
         run = self.adversarial_run if self.adversarial_run is not None else AdversarialRun()
         fake = self.generator(torch.randn(len(real), self.latent_dim, device=real.device), y)
-        terms = self._discriminator_terms(real, fake.detach(), y, run)
-        g_loss = self._generator_term(fake, y, run.loss)
+        terms = _discriminator_terms(
+            self.discriminator, real, fake.detach(), y, run.loss, run.gp_weight
+        )
+        g_loss = _generator_term(self.discriminator, fake, y, run.loss)
         d_loss = terms.pop("d_loss")
         return {"loss": d_loss, "d_loss": d_loss, "g_loss": g_loss, **terms}
 
@@ -429,7 +424,7 @@ class GAN(GenerativeModule):
         the generator's weights join the average. Returns ``d_loss``, ``g_loss``, ``d_real``,
         ``d_fake`` (and ``grad_penalty``) of the last D update, as floats.
         """
-        real, y = self._check_batch(batch)
+        real, y = _check_batch(batch, self.data_shape, self.conditional, self.pack)
         opt_g, opt_d = _check_optimizers(optimizers)
         run = self.adversarial_run
         if run is None:
@@ -443,13 +438,15 @@ class GAN(GenerativeModule):
                 fake = self.generator(
                     torch.randn(len(real), self.latent_dim, device=real.device), y
                 )
-            terms = self._discriminator_terms(real, fake.detach(), y, run)
+            terms = _discriminator_terms(
+                self.discriminator, real, fake.detach(), y, run.loss, run.gp_weight
+            )
             _minimise(opt_d, terms["d_loss"])
-        g_loss = self._generator_term(fake, y, run.loss)
+        g_loss = _generator_term(self.discriminator, fake, y, run.loss)
         _minimise(opt_g, g_loss)
         run.after_generator_update(self.generator)
         metrics = {"d_loss": terms.pop("d_loss").item(), "g_loss": g_loss.item()}
-        return {**metrics, **{key: float(value) for key, value in terms.items()}}
+        return {**metrics, **{key: value.item() for key, value in terms.items()}}
 
     def finish_training(self, labels: ArrayLike | None = None, *, batch_size: int = 256) -> None:
         """End the training run: put the generator's weight average (if any) in the generator.
@@ -474,152 +471,19 @@ class GAN(GenerativeModule):
         if run is not None and run.load_average(self.generator):
             recalibrate_batch_norm(self.generator, self.latent_dim, labels, batch_size)
 
-    # -- pieces of the game ------------------------------------------------------------------
+    def _labels(self, n: int, labels: Any) -> torch.Tensor | None:
+        """:meth:`sample_labels`, the one label policy, after ``check_labels`` on an array.
 
-    def _discriminator_terms(
-        self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None, run: AdversarialRun
-    ) -> dict[str, torch.Tensor]:
-        """D's loss on a real and a (detached) fake batch, its mean outputs, the penalty."""
-        real_logits, fake_logits = self.discriminator(real, y), self.discriminator(fake, y)
-        d_loss = _discriminator_loss(run.loss, real_logits, fake_logits)
-        penalty = {}
-        if run.gp_weight > 0:
-            with torch.enable_grad():  # also under no_grad (validation): it is a gradient
-                gp = _gradient_penalty(self.discriminator, real, fake, y)
-            d_loss = d_loss + run.gp_weight * gp
-            penalty["grad_penalty"] = gp
-        return {
-            "d_loss": d_loss,
-            "d_real": _mean_output(run.loss, real_logits.detach()),
-            "d_fake": _mean_output(run.loss, fake_logits.detach()),
-            **penalty,
-        }
-
-    def _generator_term(self, fake: torch.Tensor, y: torch.Tensor | None, loss: str):
-        """G's loss on its fakes, scored by D with D's weights frozen."""
-        with _frozen(self.discriminator):
-            return _generator_loss(loss, self.discriminator(fake, y))
-
-    def _check_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``[x]`` or ``[x, labels]`` from the loop: types and shapes only (no value scan)."""
-        if isinstance(batch, torch.Tensor | str | bytes) or not isinstance(batch, Sequence):
-            raise TypeError(
-                f"batch must be a list [x] or [x, labels] of tensors, got {type(batch).__name__}."
-            )
-        if len(batch) != (2 if self.conditional else 1):
-            raise ValueError(
-                f"batch must be [x, labels] for a conditional GAN and [x] otherwise; this GAN "
-                f"is {'' if self.conditional else 'not '}conditional and got {len(batch)} items."
-            )
-        real, y = batch[0], (batch[1] if self.conditional else None)
-        if not isinstance(real, torch.Tensor) or not real.is_floating_point():
-            raise TypeError("batch[0] (x) must be a floating torch tensor.")
-        if tuple(real.shape[1:]) != self.data_shape or len(real) % self.pack:
-            raise ValueError(
-                f"batch[0] (x) must have shape (B, {', '.join(map(str, self.data_shape))}) with "
-                f"B a multiple of pack={self.pack}, got {tuple(real.shape)}."
-            )
-        if y is not None and (
-            not isinstance(y, torch.Tensor)
-            or y.dtype not in (torch.int64, torch.int32)
-            or tuple(y.shape) != (len(real),)
-        ):
-            raise TypeError(f"batch[1] (labels) must be an int64 tensor of shape ({len(real)},).")
-        return real, y
+        The check first, so that any bad array (strings, objects, floats) gets an error that
+        names ``labels`` before torch tries to convert it.
+        """
+        is_int = isinstance(labels, int | np.integer) and not isinstance(labels, bool | np.bool_)
+        if self.conditional and labels is not None and not is_int:
+            check_labels(labels, "labels", n=n, n_classes=self.n_classes)
+        return self.sample_labels(n, labels)
 
 
 def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-
-
-def _check_optimizers(optimizers: Any) -> tuple[Any, Any]:
-    """The generator's and the discriminator's optimisers of :meth:`GAN.configure_optimizers`."""
-    if not isinstance(optimizers, Mapping):
-        raise TypeError(
-            "optimizers must be the mapping {'generator': ..., 'discriminator': ...} that "
-            f"configure_optimizers returns, got {type(optimizers).__name__}."
-        )
-    missing = [key for key in ("generator", "discriminator") if key not in optimizers]
-    if missing:
-        raise ValueError(f"optimizers lacks {missing}: pass what configure_optimizers returns.")
-    return optimizers["generator"], optimizers["discriminator"]
-
-
-def _check_data_shape(data_shape: Any) -> tuple[int, ...]:
-    if (
-        isinstance(data_shape, str | bytes)
-        or not isinstance(data_shape, Sequence)
-        or not all(
-            isinstance(s, int | np.integer) and not isinstance(s, bool | np.bool_) and s >= 1
-            for s in data_shape
-        )
-    ):
-        raise TypeError(
-            f"data_shape must be a tuple of positive ints such as (2,) or (1, 8, 8), "
-            f"got {data_shape!r}."
-        )
-    data_shape = tuple(int(s) for s in data_shape)
-    if len(data_shape) not in (1, 3):
-        raise ValueError(
-            f"data_shape must be (D,) for vectors or (C, H, W) for images, got {data_shape}."
-        )
-    return data_shape
-
-
-def _check_arch(arch: Any, data_shape: tuple[int, ...]) -> None:
-    check_one_of(arch, "arch", ARCHS)
-    if arch != "dcgan":
-        return
-    if len(data_shape) != 3:
-        raise ValueError(
-            f"arch='dcgan' needs image data_shape (C, H, W), got {data_shape}; "
-            "use arch='mlp' for vectors."
-        )
-    if _n_halvings(*data_shape[1:]) == 0:
-        raise ValueError(
-            f"arch='dcgan' needs even image sides of at least 4, got {data_shape[1:]}."
-        )
-
-
-def _check_arguments(
-    data_shape, latent_dim, n_classes, arch, width, bounded, minibatch_std, pack, batch_norm, seed
-) -> dict[str, Any]:
-    """The GAN's constructor arguments, checked in the order of its signature's meaning."""
-    data_shape = _check_data_shape(data_shape)
-    latent_dim = check_int(latent_dim, "latent_dim", min_value=1)
-    if n_classes is not None:
-        n_classes = check_int(n_classes, "n_classes", min_value=2)
-    _check_arch(arch, data_shape)
-    width = check_int(width if width is not None else 128 if arch == "mlp" else 32, "width")
-    if width < 2:
-        raise ValueError(f"width must be >= 2, got {width}.")
-    pack = check_int(pack, "pack", min_value=1)
-    seed = check_seed(seed)
-    for flag, value in (("bounded", bounded), ("minibatch_std", minibatch_std)):
-        if value is not None:
-            check_bool(value, flag)
-    check_bool(batch_norm, "batch_norm")
-    _check_model_size(data_shape, latent_dim, n_classes, arch, width, pack)
-    if pack > 1 and (arch != "mlp" or n_classes is not None):
-        raise ValueError("pack > 1 (PacGAN) is for unconditional arch='mlp' models only.")
-    return {
-        "data_shape": data_shape,
-        "latent_dim": latent_dim,
-        "n_classes": n_classes,
-        "width": width,
-        "pack": pack,
-        "seed": seed,
-    }
-
-
-def _finite_output(out: torch.Tensor, name: str, given: torch.Tensor) -> torch.Tensor:
-    """Refuse a NaN/inf result of finite inputs: float32 activations overflowed."""
-    if not bool(torch.isfinite(out).all()):
-        raise ValueError(
-            f"{name} is too large for this float32 network (max |{name}| = "
-            f"{float(given.abs().max()):.3g}): its activations overflowed to inf/NaN. Typical "
-            f"values are a few units; rescale {name}."
-        )
-    return out

@@ -168,8 +168,36 @@ def train_gan(
     def step(batch: list[torch.Tensor]) -> dict[str, float]:
         return model.training_step(batch, optimizers)
 
+    history = _loop(
+        step, tensors, model, run, loss=loss, epochs=epochs, batch_size=batch_size, seed=seed,
+        target=target, progress=progress, on_epoch_end=on_epoch_end,
+    )  # fmt: skip
+    # At most max(N, 256) per batch: a batch_size above N trained on batches of N, and a
+    # huge one must not allocate a huge batch here.
+    model.finish_training(
+        tensors[1] if len(tensors) > 1 else None, batch_size=min(batch_size, max(n, 256))
+    )
+    return history
+
+
+def _loop(
+    step: Callable[[list[torch.Tensor]], dict[str, float]],
+    tensors: list[torch.Tensor],
+    model: GAN,
+    run: dict[str, Any],
+    *,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    seed: int | None,
+    target: torch.device,
+    progress: bool,
+    on_epoch_end: Callable[[int, History], None] | None,
+) -> History:
+    """:func:`train_loop` over ``step``; a divergence names the run's settings."""
+    n = len(tensors[0])
     try:
-        history = train_loop(
+        return train_loop(
             step,
             tensors,
             modules=model,
@@ -189,12 +217,6 @@ def train_gan(
             f"gp_weight={run['gp_weight']:g}, ema_decay={run['ema_decay']:g}, and max |data| = "
             f"{float(tensors[0].abs().max()):.3g}."
         ) from err
-    # At most max(N, 256) per batch: a batch_size above N trained on batches of N, and a
-    # huge one must not allocate a huge batch here.
-    model.finish_training(
-        tensors[1] if len(tensors) > 1 else None, batch_size=min(batch_size, max(n, 256))
-    )
-    return history
 
 
 def _run_settings(model: GAN, n: int, loss: str, **given: Any) -> dict[str, Any]:
