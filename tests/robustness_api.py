@@ -1512,6 +1512,49 @@ def _mrf(c: dict[str, Entry]) -> None:
         seed=0,
         device=CPU,
     )
+    ink = (SPINS[None, None] + 1) / 2  # (1, 1, 8, 8) in {0, 1}
+
+    def fitted_prior():
+        return mrf.IsingPrior(device=CPU).fit(ink)
+
+    c["mrf.prior.IsingPrior"] = entry(
+        mrf.IsingPrior, {"boundary": Choice(), "device": Device()}, boundary="free", device=CPU
+    )
+    c["mrf.prior.IsingPrior.from_parameters"] = entry(
+        mrf.IsingPrior.from_parameters,
+        {"beta": POS, "h": ANY_REAL, "device": Device()},
+        beta=0.5,
+        h=0.0,
+        image_shape=(8, 8),
+        device=CPU,
+    )
+    c["mrf.prior.IsingPrior.fit"] = entry(
+        Lazy(lambda: mrf.IsingPrior(device=CPU).fit),
+        {"images": Arr((2, 3, 4), values="binary", shape_fixed=False)},
+        images=ink,
+    )
+    c["mrf.prior.IsingPrior.inpaint"] = entry(
+        Lazy(lambda: fitted_prior().inpaint),
+        {
+            "x": Arr(None, values="binary", nan="either", posinf="either", neginf="either"),
+            "mask": mask_spec((3, 4)),
+            "n_sweeps": Int(1),
+            "n_samples": Int(1),
+            "seed": Seed(),
+        },
+        x=ink,
+        mask=~masked,
+        n_sweeps=3,
+        n_samples=2,
+        seed=0,
+    )
+    c["mrf.prior.IsingPrior.sample"] = entry(
+        Lazy(lambda: fitted_prior().sample),
+        {"n": Int(1), "n_sweeps": Int(1), "seed": Seed()},
+        n=2,
+        n_sweeps=3,
+        seed=0,
+    )
     lattice = Arr((2, 3, 4, 5), values="spins", shape_fixed=False)
     c["mrf.ising.ising_energy"] = entry(
         mrf.ising_energy,

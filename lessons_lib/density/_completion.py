@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from lessons_lib.core.inpainting import restore_shape
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import ArrayLike
 from lessons_lib.density._inputs import check_finite_result, like
@@ -65,16 +66,17 @@ class _MixtureCompletion:
 
         Parameters
         ----------
-        X : shape (N, D)
+        X : shape (N, D), or images (N, C, H, W) with C·H·W = D
             Values at missing positions are ignored (they may be NaN).
-        mask : bool, shape (N, D) or (D,)
-            True where a value is observed.
+        mask : bool, the shape of ``X`` or of one row or image
+            True where a value is observed (the course's one inpainting face,
+            :mod:`lessons_lib.core.inpainting`).
         return_posterior : bool
             Also return p(k | x_o), shape (N, K).
 
         Returns
         -------
-        filled : shape (N, D)
+        filled : the shape of ``X``
             ``X`` where observed, the conditional mean where missing.
         posterior : shape (N, K), only with ``return_posterior``
         """
@@ -95,16 +97,17 @@ class _MixtureCompletion:
         # Observed values come back untouched (adding the shift back would round them).
         filled = torch.where(observed, raw, filled + self._shift)
         check_finite_result(filled, "the conditional means")
+        filled = restore_shape(like(filled, X), X)
         if return_posterior:
-            return like(filled, X), like(posterior_all, X)
-        return like(filled, X)
+            return filled, like(posterior_all, X)
+        return filled
 
     def sample_conditional(
         self, X: ArrayLike, mask: ArrayLike, *, seed: int | None = None
     ) -> ArrayLike:
         """One random completion per row: k ~ p(k | x_o), then x_m ~ N(mu_{k,m|o}, Sigma_{k,m|o}).
 
-        Same arguments as :meth:`inpaint`; returns shape (N, D) with the observed values kept.
+        Same arguments as :meth:`inpaint`; returns the shape of ``X``, observed values kept.
         """
         self._check_fitted()
         raw, observed = check_inpaint_inputs(X, mask, self.n_features_in_, self.dtype, self.device)
@@ -123,4 +126,4 @@ class _MixtureCompletion:
             chosen_means = cond_means[picks, torch.arange(len(rows), device=self.device)]
             filled[rows[:, None], missing[None]] = chosen_means + noise
         filled = torch.where(observed, raw, filled + self._shift)
-        return like(check_finite_result(filled, "the completions"), X)
+        return restore_shape(like(check_finite_result(filled, "the completions"), X), X)

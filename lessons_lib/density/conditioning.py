@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from lessons_lib.core.inpainting import as_flat_rows
 from lessons_lib.core.validation import ArrayLike, as_tensor, check_array
 from lessons_lib.density._inputs import (
     _compute_device,
@@ -149,11 +150,17 @@ def check_inpaint_inputs(
 
     Missing entries of ``X`` may hold anything (NaN included); observed ones must be finite.
 
+    Images ``(N, C, H, W)`` (any trailing shape with ``C·H·W = D``) are taken as flat rows,
+    with a mask of their shape or of one image (:mod:`lessons_lib.core.inpainting`); the
+    caller reshapes the result with :func:`~lessons_lib.core.inpainting.restore_shape`.
+
     Returns
     -------
     x : Tensor (N, D), missing entries set to 0
     observed : bool Tensor (N, D)
     """
+    if getattr(X, "ndim", 2) > 2:
+        X, mask = as_flat_rows(X, mask, n_features, name="X")
     check_array(X, "X", ndim=2, kinds="fiu", finite=False)
     if X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} columns but the model has {n_features} features.")

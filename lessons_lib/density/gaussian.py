@@ -26,6 +26,7 @@ import torch
 
 from lessons_lib.core.base import DensityModel
 from lessons_lib.core.device import resolve_device
+from lessons_lib.core.inpainting import restore_shape
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import ArrayLike, as_tensor, check_array, check_int, check_positive
 from lessons_lib.density._inputs import (
@@ -339,14 +340,15 @@ class Gaussian(DensityModel):
 
         Parameters
         ----------
-        X : shape (N, D)
+        X : shape (N, D), or images (N, C, H, W) with C·H·W = D
             Values at missing positions are ignored (they may be NaN).
-        mask : bool, shape (N, D) or (D,)
-            True where a value is observed.
+        mask : bool, the shape of ``X`` or of one row or image
+            True where a value is observed (the course's one inpainting face,
+            :mod:`lessons_lib.core.inpainting`).
 
         Returns
         -------
-        shape (N, D): ``X`` where observed, the conditional mean where missing
+        the shape of ``X``: ``X`` where observed, the conditional mean where missing
         """
         self._check_fitted()
         x, observed = check_inpaint_inputs(X, mask, self.n_features_in_, self.dtype, self.device)
@@ -357,7 +359,7 @@ class Gaussian(DensityModel):
             cond_mean, _ = _condition(self._mean, self._cov, pattern, x[rows][:, pattern])
             check_finite_result(cond_mean, "the conditional means")
             filled[rows[:, None], (~pattern).nonzero().flatten()[None]] = cond_mean
-        return like(filled, X)
+        return restore_shape(like(filled, X), X)
 
     def principal_axes(self) -> tuple[ArrayLike, ArrayLike]:
         """Eigen-decomposition of the covariance, largest variance first.

@@ -37,7 +37,8 @@ Files, one idea each
 ``ising`` (energy, magnetization, exact enumeration), ``onsager`` (the exact infinite-lattice
 solution), ``gibbs`` (checkerboard Gibbs sampling on the torus), ``posterior`` (flip noise and
 the denoising posterior), ``denoise`` (ICM, annealing, MPM, mean field), ``mincut`` (exact MAP),
-``learning`` (pseudo-likelihood, noise-rate EM), ``inpaint``, ``potts`` (segmentation, with its
+``learning`` (pseudo-likelihood, noise-rate EM), ``inpaint``, ``prior`` (``IsingPrior``: the
+Ising model over {0, 1} images with the course's ``fit``/``inpaint``/``sample`` face), ``potts`` (segmentation, with its
 colour model in ``_colour_model``), ``diagnostics`` (autocorrelation), ``images`` (test images);
 ``_free_grid`` and ``_validation`` are shared helpers.
 """
@@ -62,12 +63,14 @@ from lessons_lib.mrf.mincut import min_cut_map
 from lessons_lib.mrf.onsager import BETA_CRITICAL, onsager_energy, onsager_magnetization
 from lessons_lib.mrf.posterior import denoise_energy, denoise_exact, flip_noise, noise_coupling
 from lessons_lib.mrf.potts import potts_energy, potts_segment
+from lessons_lib.mrf.prior import IsingPrior
 
 # Private names used by tests/test_mrf.py (imported with "as" to mark the re-export) are kept
 # out of __all__: they are not the public API.
 __all__ = [
     "BETA_CRITICAL",
     "DENOISE_METHODS",
+    "IsingPrior",
     "autocorrelation",
     "boundary_length",
     "denoise",
