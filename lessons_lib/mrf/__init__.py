@@ -38,8 +38,8 @@ Files, one idea each
 solution), ``gibbs`` (checkerboard Gibbs sampling on the torus), ``posterior`` (flip noise and
 the denoising posterior), ``denoise`` (ICM, annealing, MPM, mean field), ``mincut`` (exact MAP),
 ``learning`` (pseudo-likelihood, noise-rate EM), ``inpaint``, ``prior`` (``IsingPrior``: the
-Ising model over {0, 1} images with the course's ``fit``/``inpaint``/``sample`` face), ``potts`` (segmentation, with its
-colour model in ``_colour_model``), ``diagnostics`` (autocorrelation), ``images`` (test images);
+Ising model over {0, 1} images with the course's ``fit``/``inpaint``/``sample`` face),
+``potts`` (segmentation, with its colour model in ``_colour_model``), ``diagnostics`` (autocorrelation), ``images`` (test images);
 ``_free_grid`` and ``_validation`` are shared helpers.
 """
 
