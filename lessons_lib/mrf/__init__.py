@@ -39,7 +39,8 @@ solution), ``gibbs`` (checkerboard Gibbs sampling on the torus), ``posterior`` (
 the denoising posterior), ``denoise`` (ICM, annealing, MPM, mean field), ``mincut`` (exact MAP),
 ``learning`` (pseudo-likelihood, noise-rate EM), ``inpaint``, ``prior`` (``IsingPrior``: the
 Ising model over {0, 1} images with the course's ``fit``/``inpaint``/``sample`` face),
-``potts`` (segmentation, with its colour model in ``_colour_model``), ``diagnostics`` (autocorrelation), ``images`` (test images);
+``potts`` (segmentation, with its colour model in ``_colour_model``), ``diagnostics``
+(autocorrelation), ``images`` (test images);
 ``_free_grid`` and ``_validation`` are shared helpers.
 """
 
