@@ -155,14 +155,15 @@ def grade_ising_conditional(fn: Callable) -> bool:
     """Grade ``fn(neighbour_sum, beta, h)`` → P(x_i = +1 | neighbours) for an Ising model.
 
     ``neighbour_sum`` is an array of sums of the four neighbouring spins; ``beta`` and ``h``
-    are floats, with p(x) ∝ exp(β Σ x_i x_j + h Σ x_i) over spins ±1: J = 1, and the field
-    ``h`` is *not* multiplied by β (notebook 04's β h is this ``h``).
+    are floats, with p(x) ∝ exp(β (Σ x_i x_j + h Σ x_i)) over spins ±1: notebook 04's model
+    with J = 1, the convention of every function of :mod:`lessons_lib.mrf` (the field is in
+    units of β), so the answer is σ(2β(n_i + h)).
     """
     _check_fn(fn, "ising_conditional")
     sums = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
     ok = True
     for beta, h in [(0.3, 0.0), (0.44, 0.1), (1.0, -0.5)]:
-        want = 1.0 / (1.0 + np.exp(-2.0 * (beta * sums + h)))
+        want = 1.0 / (1.0 + np.exp(-2.0 * beta * (sums + h)))
         ok &= _close(_as_array(fn(sums, beta, h), "your function"), want)
     hint = "Compare the weights of x_i = +1 and x_i = -1: only the terms with x_i change."
     return _report(bool(ok), "ising_conditional", hint)

@@ -38,7 +38,7 @@ def test_right_answers_pass(capsys):
     assert check.gaussian_log_density(log_density)
     assert check.responsibilities(responsibilities)
     assert check.em_step(em_step)
-    assert check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-2 * (beta * s + h))))
+    assert check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-2 * beta * (s + h))))
     assert check.gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1))
     assert check.reparameterize(lambda mu, lv, eps: mu + (0.5 * lv).exp() * eps)
     assert capsys.readouterr().out.count("correct") == 6
@@ -56,10 +56,12 @@ def test_wrong_answers_fail_with_a_hint(capsys):
     assert not check.em_step(old_means_in_covariance)
     assert not check.em_step(lambda X, w, m, c: w)
     assert not check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-(beta * s + h))))
+    # the field not multiplied by beta: a different model from notebook 04's
+    assert not check.ising_conditional(lambda s, beta, h: 1 / (1 + np.exp(-2 * (beta * s + h))))
     assert not check.gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv))
     assert not check.reparameterize(lambda mu, lv, eps: mu + lv.exp() * eps)
     out = capsys.readouterr().out
-    assert out.count("not yet") == 8 and "correct" not in out.replace("not yet", "")
+    assert out.count("not yet") == 9 and "correct" not in out.replace("not yet", "")
 
 
 # --------------------------------------------------------------------------- round 2: arguments
@@ -107,7 +109,7 @@ class TestArgumentsAreCheckedFirst:
 
         class Solution:  # a callable object counts as a function
             def __call__(self, s, beta, h):
-                return 1 / (1 + np.exp(-2 * (beta * s + h)))
+                return 1 / (1 + np.exp(-2 * beta * (s + h)))
 
         assert check.ising_conditional(Solution())
         assert capsys.readouterr().out.count("correct") == 3

@@ -82,7 +82,7 @@ def test_agrees_with_sklearn_from_the_same_start(kind, data_seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = sklearn_from(start, kind, max_iter=12).fit(X)
-    ours = GaussianMixture(3, kind, max_iter=12, tol=0, device="cpu").fit(X, init_params=start)
+    ours = GaussianMixture(3, kind, max_iter=12, tol=0, device="cpu").fit(X, initial=start)
     assert ours.n_iter_ == 12 and not ours.converged_
     for name in ("weights_", "means_", "covariances_"):
         assert relative_gap(getattr(ours, name), getattr(reference, name)) < 1e-6, name
@@ -106,7 +106,7 @@ def test_agrees_with_sklearn_in_20_dimensions(kind, pruning, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = sklearn_from(start, kind, max_iter=15).fit(X)
-    ours = GaussianMixture(5, kind, max_iter=15, tol=0, device="cpu").fit(X, init_params=start)
+    ours = GaussianMixture(5, kind, max_iter=15, tol=0, device="cpu").fit(X, initial=start)
     for name in ("weights_", "means_", "covariances_"):
         assert relative_gap(getattr(ours, name), getattr(reference, name)) < 1e-6, name
     assert ours.history_[-1] == pytest.approx(reference.score(X), rel=1e-6)
@@ -145,7 +145,7 @@ def test_agrees_with_sklearn_on_digits_pixels():
         warnings.simplefilter("ignore")
         reference = sklearn_from(start, "full", max_iter=5, reg_covar=1e-3).fit(X)
     ours = GaussianMixture(4, max_iter=5, tol=0, reg_covar=1e-3, device="cpu")
-    ours.fit(X, init_params=start)
+    ours.fit(X, initial=start)
     assert relative_gap(ours.means_, reference.means_) < 1e-6
     assert relative_gap(ours.covariances_, reference.covariances_) < 1e-6
     assert ours.score(X) == pytest.approx(reference.score(X), rel=1e-6)
@@ -246,9 +246,9 @@ def test_covariance_floor_prevents_the_collapse():
         "covariances": np.array([np.eye(2), np.eye(2)]),
     }
     with pytest.raises(ValueError, match="reg_covar"):
-        GaussianMixture(2, max_iter=5, tol=0, reg_covar=0.0, device="cpu").fit(X, init_params=start)
+        GaussianMixture(2, max_iter=5, tol=0, reg_covar=0.0, device="cpu").fit(X, initial=start)
     floored = GaussianMixture(2, max_iter=5, tol=0, reg_covar=1e-3, device="cpu")
-    floored.fit(X, init_params=start)
+    floored.fit(X, initial=start)
     np.testing.assert_allclose(floored.covariances_[1], 1e-3 * np.eye(2), rtol=1e-6)
     assert np.isfinite(floored.score(X))
 
@@ -433,12 +433,12 @@ def test_bad_inputs_fail_before_any_work(monkeypatch):
         model.fit(X[None])
     with pytest.raises(TypeError, match="NumPy array or a torch tensor"):
         model.fit([[1.0, 2.0]] * 5)
-    with pytest.raises(ValueError, match="init_params\\['means'\\] must have shape"):
-        model.fit(X, init_params={"weights": np.ones(3) / 3, "means": X[:2], "covariances": 0})
+    with pytest.raises(ValueError, match="initial\\['means'\\] must have shape"):
+        model.fit(X, initial={"weights": np.ones(3) / 3, "means": X[:2], "covariances": 0})
     with pytest.raises(ValueError, match="sum to 1"):
         model.fit(
             X,
-            init_params={
+            initial={
                 "weights": np.ones(3),
                 "means": X[:3],
                 "covariances": np.repeat(np.eye(2)[None], 3, axis=0),
@@ -447,7 +447,7 @@ def test_bad_inputs_fail_before_any_work(monkeypatch):
     with pytest.raises(ValueError, match="not positive definite"):
         model.fit(
             X,
-            init_params={
+            initial={
                 "weights": np.ones(3) / 3,
                 "means": X[:3],
                 "covariances": np.repeat(np.array([[[1.0, 2.0], [2.0, 1.0]]]), 3, axis=0),
@@ -568,8 +568,8 @@ def test_mfa_types_and_errors():
 def test_cuda_fit_matches_cpu():
     X = DATASETS["blobs_5d"]
     start = start_from(X.numpy(), 3, "full")
-    cpu = GaussianMixture(3, max_iter=10, tol=0, device="cpu").fit(X, init_params=start)
-    gpu = GaussianMixture(3, max_iter=10, tol=0, device="cuda").fit(X.cuda(), init_params=start)
+    cpu = GaussianMixture(3, max_iter=10, tol=0, device="cpu").fit(X, initial=start)
+    gpu = GaussianMixture(3, max_iter=10, tol=0, device="cuda").fit(X.cuda(), initial=start)
     assert gpu.means_.device.type == "cuda"
     np.testing.assert_allclose(gpu.means_.cpu().numpy(), cpu.means_.numpy(), rtol=1e-8)
     samples, _ = gpu.sample(10, seed=0)
@@ -685,31 +685,31 @@ class TestCovarianceValidation:
                 np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2), NON_SYMMETRIC])
             )
 
-    def test_init_params_names_the_component(self):
+    def test_initial_names_the_component(self):
         bad = {**start(), "covariances": np.stack([NON_SYMMETRIC, np.eye(2)])}
         with pytest.raises(
             ValueError,
-            match=r"init_params\['covariances'\] must be symmetric "
+            match=r"initial\['covariances'\] must be symmetric "
             r"positive definite, but component 0",
         ):
-            GaussianMixture(2, device="cpu").fit(two_blobs(), init_params=bad)
+            GaussianMixture(2, device="cpu").fit(two_blobs(), initial=bad)
 
     def test_non_positive_variances_name_the_component(self):
         bad = {**start("diag"), "covariances": np.array([[1.0, 1.0], [2.0, 0.0]])}
         with pytest.raises(
-            ValueError, match=r"init_params\['covariances'\] must be > 0.*component 1"
+            ValueError, match=r"initial\['covariances'\] must be > 0.*component 1"
         ):
-            GaussianMixture(2, "diag", device="cpu").fit(two_blobs(), init_params=bad)
+            GaussianMixture(2, "diag", device="cpu").fit(two_blobs(), initial=bad)
         with pytest.raises(ValueError, match=r"covariances must be > 0.*component 0"):
             GaussianMixture.from_parameters(
                 np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([-1.0, 1.0]), "spherical"
             )
 
-    def test_unknown_init_params_keys_are_refused(self):
+    def test_unknown_initial_keys_are_refused(self):
         """'precisions' (sklearn's name) used to be silently ignored."""
         with pytest.raises(ValueError, match=r"unknown keys.*precisions"):
             GaussianMixture(2, device="cpu").fit(
-                two_blobs(), init_params={**start(), "precisions": np.stack([np.eye(2)] * 2)}
+                two_blobs(), initial={**start(), "precisions": np.stack([np.eye(2)] * 2)}
             )
 
     def test_rounding_asymmetry_is_accepted(self):
@@ -718,8 +718,8 @@ class TestCovarianceValidation:
         nudged["covariances"][1, 0, 1] = 1e-14
         model = GaussianMixture(2, max_iter=3, tol=0, device="cpu")
         reference = GaussianMixture(2, max_iter=3, tol=0, device="cpu")
-        model.fit(two_blobs(), init_params=nudged)
-        reference.fit(two_blobs(), init_params=start())
+        model.fit(two_blobs(), initial=nudged)
+        reference.fit(two_blobs(), initial=start())
         np.testing.assert_allclose(model.means_, reference.means_, rtol=1e-10)
 
     def test_a_collapsed_component_is_detected_on_every_blas(self):
@@ -950,28 +950,28 @@ BAD_CALLS = {
     "X 3-D": (lambda: GaussianMixture(1).fit(np.zeros((5, 2, 1))), ValueError, "X"),
     "X -inf": (lambda: GaussianMixture(1).fit(np.array([[0.0, -np.inf], [1, 1]])), ValueError, "X"),
     "callback": (lambda: GaussianMixture(2).fit(two_blobs(), callback=3), TypeError, "callback"),
-    "init_params list": (
-        lambda: GaussianMixture(2).fit(two_blobs(), init_params=[1]),
+    "initial list": (
+        lambda: GaussianMixture(2).fit(two_blobs(), initial=[1]),
         TypeError,
-        "init_params",
+        "initial",
     ),
     "init weights complex": (
         lambda: GaussianMixture(2).fit(
-            two_blobs(), init_params={**start(), "weights": np.array([0.5, 0.5]) + 0j}
+            two_blobs(), initial={**start(), "weights": np.array([0.5, 0.5]) + 0j}
         ),
         TypeError,
         "weights",
     ),
     "init weights sum": (
         lambda: GaussianMixture(2).fit(
-            two_blobs(), init_params={**start(), "weights": np.array([0.5, 0.6])}
+            two_blobs(), initial={**start(), "weights": np.array([0.5, 0.6])}
         ),
         ValueError,
         "weights",
     ),
     "init means NaN": (
         lambda: GaussianMixture(2).fit(
-            two_blobs(), init_params={**start(), "means": np.full((2, 2), np.nan)}
+            two_blobs(), initial={**start(), "means": np.full((2, 2), np.nan)}
         ),
         ValueError,
         "means",

@@ -149,7 +149,7 @@ class GenerativeModule(nn.Module, ABC):
             if not 0 <= int(labels) < self.n_classes:
                 raise ValueError(f"{name} must be in 0..{self.n_classes - 1}, got {int(labels)}.")
             return torch.full((n,), int(labels), dtype=torch.int64, device=self.device)
-        tensor = torch.as_tensor(labels)
+        tensor = self._label_tensor(labels, name)
         if tensor.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
             raise TypeError(f"{name} must be integer class labels, got dtype {tensor.dtype}.")
         if tuple(tensor.shape) != (n,):
@@ -157,6 +157,22 @@ class GenerativeModule(nn.Module, ABC):
         if n and not (0 <= int(tensor.min()) and int(tensor.max()) < self.n_classes):
             raise ValueError(f"{name} must be in 0..{self.n_classes - 1}.")
         return tensor.to(device=self.device, dtype=torch.int64)
+
+    @staticmethod
+    def _label_tensor(labels: Any, name: str) -> torch.Tensor:
+        # Strings, objects and ragged lists fail inside torch with messages about numpy types.
+        if isinstance(labels, np.ndarray) and labels.dtype.kind not in "biu":
+            raise TypeError(
+                f"{name} must be integer class labels, got a NumPy array of dtype {labels.dtype}; "
+                "map class names to indices first (for example with DIGIT_CLASSES.index)."
+            )
+        try:
+            return torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"{name} must be an int, an (n,) integer tensor or array, or None; got "
+                f"{type(labels).__name__} {labels!r:.60}."
+            ) from None
 
     # -- what every model provides ----------------------------------------------------------
 
