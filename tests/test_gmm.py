@@ -696,9 +696,7 @@ class TestCovarianceValidation:
 
     def test_non_positive_variances_name_the_component(self):
         bad = {**start("diag"), "covariances": np.array([[1.0, 1.0], [2.0, 0.0]])}
-        with pytest.raises(
-            ValueError, match=r"initial\['covariances'\] must be > 0.*component 1"
-        ):
+        with pytest.raises(ValueError, match=r"initial\['covariances'\] must be > 0.*component 1"):
             GaussianMixture(2, "diag", device="cpu").fit(two_blobs(), initial=bad)
         with pytest.raises(ValueError, match=r"covariances must be > 0.*component 0"):
             GaussianMixture.from_parameters(

@@ -115,6 +115,19 @@ def check_finite_result(values: torch.Tensor, what: str) -> torch.Tensor:
     return values
 
 
+def _fitted_rows(model: Any, X: Any, name: str, unit: str = " features") -> torch.Tensor:
+    """``X`` checked against a fitted density ``model`` (as many columns as it was fitted on),
+    as a tensor of the model's dtype on its device; ``unit`` ends the error message."""
+    model._check_fitted()
+    x = to_model_tensor(X, name, model.dtype, model.device)
+    if x.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"{name} has {x.shape[1]} columns but the model was fitted on "
+            f"{model.n_features_in_}{unit}."
+        )
+    return x
+
+
 def _check_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")

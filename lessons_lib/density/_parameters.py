@@ -1,5 +1,7 @@
 """Checking mixture parameters given by hand: starting values for ``fit(X, initial=...)`` and
-the parameters of ``GaussianMixture.from_parameters``.
+the parameters of ``GaussianMixture.from_parameters``; and what both mixtures
+(``GaussianMixture``, ``MixtureOfFactorAnalyzers``) do with parameters: their shapes checked
+against ``from_parameters``' sizes, their storing as fitted attributes, the components drawn.
 
 Each check raises before any work, naming the value (``initial['covariances']``) and the
 component at fault. The storage shapes are scikit-learn's (``covariance_type``; Pedregosa et
@@ -9,8 +11,10 @@ al. 2011, JMLR 12): full (K, D, D), diag (K, D), spherical (K,).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from lessons_lib.core.validation import (
@@ -18,9 +22,10 @@ from lessons_lib.core.validation import (
     as_tensor,
     check_array,
     check_covariance,
+    check_int,
 )
 from lessons_lib.density._fast_e_step import _Params, _Whitener
-from lessons_lib.density._inputs import check_representable
+from lessons_lib.density._inputs import _is_tensor, check_representable
 
 __all__: list[str] = []
 
@@ -119,3 +124,49 @@ def scaled_start(
             "of X."
         )
     return scaled
+
+
+def _check_parameter_shapes(shapes: Any, match: str) -> None:
+    """Raise when an array or tensor of ``(name, value, shape)`` triples has another shape;
+    ``match`` names what fixed the shapes (a ``from_parameters`` argument and its sizes)."""
+    for name, value, shape in shapes:
+        if isinstance(value, np.ndarray | torch.Tensor) and tuple(value.shape) != shape:
+            raise ValueError(
+                f"{name} must have shape {shape} to match {match}, got shape {tuple(value.shape)}."
+            )
+
+
+def _store_fitted(model: Any, params: Any, shift: torch.Tensor, numpy: bool, **fitted: Any) -> None:
+    """Keep a mixture's (centred) ``params`` and ``shift``, and set its fitted attributes:
+    ``weights_``, ``means_`` (in the units of the data), the ``fitted`` tensors by name and
+    ``n_features_in_``; NumPy copies when ``numpy``, else detached tensors."""
+    model._params, model._shift, model._numpy = params, shift, numpy
+    out = (lambda t: t.detach().cpu().numpy()) if numpy else (lambda t: t.detach())
+    model.weights_ = out(params.weights)
+    model.means_ = out(params.means + shift)
+    for name, value in fitted.items():
+        setattr(model, name, out(value))
+    model.n_features_in_ = int(params.means.shape[1])
+
+
+def _store_given(model: Any, params: Any, means: Any) -> Any:
+    """``model`` holding the given mixture ``params`` (stored centred, as a fit stores them;
+    outputs in the type of ``means``), with the history of a model that needed no fit."""
+    shift = params.means.mean(0)
+    model._store(replace(params, means=params.means - shift), shift, not _is_tensor(means))
+    model.history_, model.n_iter_, model.converged_ = [], 0, True
+    return model
+
+
+def _component_labels(
+    weights: torch.Tensor, n: int, component: Any, generator: torch.Generator
+) -> torch.Tensor:
+    """The components of ``n`` draws (int64, on the CPU): drawn with probabilities ``weights``
+    (K,), or all ``component`` (checked: an integer in ``0..K-1``)."""
+    if component is None:
+        return torch.multinomial(weights.cpu(), n, replacement=True, generator=generator)
+    k = len(weights)
+    component = check_int(component, "component", min_value=0)
+    if component >= k:
+        raise ValueError(f"component must be below n_components={k}, got {component}.")
+    return torch.full((n,), component, dtype=torch.int64)

@@ -33,6 +33,7 @@ from lessons_lib.density._inputs import (
     _check_dtype,
     _compute_device,
     _compute_dtype,
+    _fitted_rows,
     _mean_cov_tensors,
     _refuse_underflow,
     check_finite_result,
@@ -275,14 +276,7 @@ class Gaussian(DensityModel):
         self.n_features_in_ = int(mean.shape[0])
 
     def _data(self, X: Any, name: str = "X") -> torch.Tensor:
-        self._check_fitted()
-        x = to_model_tensor(X, name, self.dtype, self.device)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {x.shape[1]} columns but the model was fitted on "
-                f"{self.n_features_in_}."
-            )
-        return x
+        return _fitted_rows(self, X, name, unit="")
 
     # -- densities ---------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ exact rescaling of extreme data, BIC/AIC (Schwarz 1978; Akaike 1974), sampling, 
 completion of missing coordinates by conditioning each component.
 
 Both paths give scikit-learn's results to rounding (Pedregosa et al. 2011; see the tests).
+
+This file is about 500 lines because it is one class's public face (constructor checks, the
+multi-start ``fit``, ``sample``, scores, BIC/AIC); the maths already lives beside it (``em``,
+``_fast_e_step``, ``_completion``, ``_parameters``, ``_scaling``, ``kmeans``).
 """
 
 from __future__ import annotations
@@ -17,10 +21,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from lessons_lib.core.base import DensityModel
@@ -45,7 +47,7 @@ from lessons_lib.density._fast_e_step import (
 )
 from lessons_lib.density._inputs import (
     _check_dtype,
-    _is_tensor,
+    _fitted_rows,
     _progress,
     _refuse_underflow,
     check_finite_result,
@@ -53,7 +55,14 @@ from lessons_lib.density._inputs import (
     like,
     to_model_tensor,
 )
-from lessons_lib.density._parameters import check_parameters, scaled_start
+from lessons_lib.density._parameters import (
+    _check_parameter_shapes,
+    _component_labels,
+    _store_fitted,
+    _store_given,
+    check_parameters,
+    scaled_start,
+)
 from lessons_lib.density._scaling import standardize
 from lessons_lib.density._scores import _centred, _mixture_scores
 from lessons_lib.density.em import ConvergenceWarning, _floor_lowered
@@ -167,14 +176,7 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
 
     def _data(self, X: Any, name: str = "X") -> torch.Tensor:
         """``X`` checked against the fitted model, as a tensor centred like the parameters."""
-        self._check_fitted()
-        x = to_model_tensor(X, name, self.dtype, self.device)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {x.shape[1]} columns but the model was fitted on "
-                f"{self.n_features_in_} features."
-            )
-        return _centred(x, self._shift, name)
+        return _centred(_fitted_rows(self, X, name), self._shift, name)
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -342,12 +344,7 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
 
     def _store(self, params: _Params, shift: torch.Tensor, numpy: bool) -> None:
         self._whitener = _Whitener(params, self.covariance_type)
-        self._params, self._shift, self._numpy = params, shift, numpy
-        out = (lambda t: t.detach().cpu().numpy()) if numpy else (lambda t: t.detach())
-        self.weights_ = out(params.weights)
-        self.means_ = out(params.means + shift)
-        self.covariances_ = out(params.covariances)
-        self.n_features_in_ = int(params.means.shape[1])
+        _store_fitted(self, params, shift, numpy, covariances_=params.covariances)
 
     @classmethod
     def from_parameters(
@@ -369,16 +366,14 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
         k, dim = means.shape
         model = cls(k, covariance_type, device=device, dtype=dtype)
         expected = {"full": (k, dim, dim), "diag": (k, dim), "spherical": (k,)}
-        for name, value, shape in (
-            ("weights", weights, (k,)),
-            ("covariances", covariances, expected[model.covariance_type]),
-        ):
-            if isinstance(value, np.ndarray | torch.Tensor) and tuple(value.shape) != shape:
-                raise ValueError(
-                    f"{name} must have shape {shape} to match means (K={k} components in "
-                    f"D={dim} dimensions, covariance_type={model.covariance_type!r}), got "
-                    f"shape {tuple(value.shape)}."
-                )
+        _check_parameter_shapes(
+            (
+                ("weights", weights, (k,)),
+                ("covariances", covariances, expected[model.covariance_type]),
+            ),
+            f"means (K={k} components in D={dim} dimensions, "
+            f"covariance_type={model.covariance_type!r})",
+        )
         params = check_parameters(
             {"weights": weights, "means": means, "covariances": covariances},
             k,
@@ -388,10 +383,7 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
             model.device,
             prefix="",
         )
-        shift = params.means.mean(0)
-        model._store(replace(params, means=params.means - shift), shift, not _is_tensor(means))
-        model.history_, model.n_iter_, model.converged_ = [], 0, True
-        return model
+        return _store_given(model, params, means)
 
     # -- densities and assignments -----------------------------------------------------------
 
@@ -481,16 +473,8 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
         n = check_sample_count(n, self.n_features_in_)
         generator = make_generator(seed)
         params = self._params
-        k, dim = params.means.shape
-        if component is None:
-            labels = torch.multinomial(
-                params.weights.cpu(), n, replacement=True, generator=generator
-            )
-        else:
-            component = check_int(component, "component", min_value=0)
-            if component >= k:
-                raise ValueError(f"component must be below n_components={k}, got {component}.")
-            labels = torch.full((n,), component, dtype=torch.int64)
+        dim = params.means.shape[1]
+        labels = _component_labels(params.weights, n, component, generator)
         z = torch.randn(n, dim, generator=generator, dtype=self.dtype).to(self.device)
         labels = labels.to(self.device)
         x = params.means[labels] + self._shift

@@ -11,10 +11,9 @@ component analyzers") motivate the start (each k-means cluster's principal axes)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from lessons_lib.core.base import DensityModel
@@ -31,7 +30,7 @@ from lessons_lib.core.validation import (
 from lessons_lib.density._fast_e_step import _chunks
 from lessons_lib.density._inputs import (
     _check_dtype,
-    _is_tensor,
+    _fitted_rows,
     _progress,
     _refuse_underflow,
     check_finite_result,
@@ -39,6 +38,12 @@ from lessons_lib.density._inputs import (
     check_sample_count,
     like,
     to_model_tensor,
+)
+from lessons_lib.density._parameters import (
+    _check_parameter_shapes,
+    _component_labels,
+    _store_fitted,
+    _store_given,
 )
 from lessons_lib.density._scaling import standardize
 from lessons_lib.density._scores import _centred, _mixture_scores
@@ -295,13 +300,9 @@ class MixtureOfFactorAnalyzers(DensityModel):
 
     def _store(self, params: _MFAParams, shift: torch.Tensor, numpy: bool) -> None:
         self._pre = _FactorPrecomputed(params)
-        self._params, self._shift, self._numpy = params, shift, numpy
-        out = (lambda t: t.detach().cpu().numpy()) if numpy else (lambda t: t.detach())
-        self.weights_ = out(params.weights)
-        self.means_ = out(params.means + shift)
-        self.factors_ = out(params.factors)
-        self.noise_variances_ = out(params.noise)
-        self.n_features_in_ = int(params.means.shape[1])
+        _store_fitted(
+            self, params, shift, numpy, factors_=params.factors, noise_variances_=params.noise
+        )
 
     @classmethod
     def from_parameters(
@@ -326,16 +327,14 @@ class MixtureOfFactorAnalyzers(DensityModel):
         check_array(factors, "factors", ndim=3, kinds="fiu")
         k, dim, q = factors.shape
         model = cls(k, q, device=device, dtype=dtype)
-        for name, value, shape in (
-            ("weights", weights, (k,)),
-            ("means", means, (k, dim)),
-            ("noise_variances", noise_variances, (k, dim)),
-        ):
-            if isinstance(value, np.ndarray | torch.Tensor) and tuple(value.shape) != shape:
-                raise ValueError(
-                    f"{name} must have shape {shape} to match factors (K={k} components, "
-                    f"D={dim} dimensions, q={q} factors), got shape {tuple(value.shape)}."
-                )
+        _check_parameter_shapes(
+            (
+                ("weights", weights, (k,)),
+                ("means", means, (k, dim)),
+                ("noise_variances", noise_variances, (k, dim)),
+            ),
+            f"factors (K={k} components, D={dim} dimensions, q={q} factors)",
+        )
         names = {"weights": "weights", "means": "means", "factors": "factors"}
         names["noise"] = "noise_variances"
         checked = {
@@ -354,24 +353,13 @@ class MixtureOfFactorAnalyzers(DensityModel):
             raise ValueError("noise_variances must be > 0.")
         if bool((tensors["weights"] < 0).any()) or abs(float(tensors["weights"].sum()) - 1) > 1e-6:
             raise ValueError("weights must be non-negative and sum to 1.")
-        params = _MFAParams(**tensors)
-        shift = params.means.mean(0)
-        model._store(replace(params, means=params.means - shift), shift, not _is_tensor(means))
-        model.history_, model.n_iter_, model.converged_ = [], 0, True
-        return model
+        return _store_given(model, _MFAParams(**tensors), means)
 
     # -- use ---------------------------------------------------------------------------------
 
     def _scores(self, X: Any, what: str) -> torch.Tensor:
         """log p (N,), "resp"onsibilities (N, K) or "best" component (N,) of the rows of X."""
-        self._check_fitted()
-        x = to_model_tensor(X, "X", self.dtype, self.device)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {x.shape[1]} columns but the model was fitted on "
-                f"{self.n_features_in_} features."
-            )
-        x = _centred(x, self._shift, "X")
+        x = _centred(_fitted_rows(self, X, "X"), self._shift, "X")
         k = self.n_components
         log_joint = torch.cat(
             [
@@ -443,14 +431,8 @@ class MixtureOfFactorAnalyzers(DensityModel):
         n = check_sample_count(n, self.n_features_in_)
         generator = make_generator(seed)
         p = self._params
-        k, dim, q = p.factors.shape
-        if component is None:
-            labels = torch.multinomial(p.weights.cpu(), n, replacement=True, generator=generator)
-        else:
-            component = check_int(component, "component", min_value=0)
-            if component >= k:
-                raise ValueError(f"component must be below n_components={k}, got {component}.")
-            labels = torch.full((n,), component, dtype=torch.int64)
+        _, dim, q = p.factors.shape
+        labels = _component_labels(p.weights, n, component, generator)
         z = torch.randn(n, q, generator=generator, dtype=self.dtype).to(self.device)
         eps = torch.randn(n, dim, generator=generator, dtype=self.dtype).to(self.device)
         labels = labels.to(self.device)

@@ -10,6 +10,7 @@ from typing import Any
 
 from lessons_lib.core.validation import (
     ArrayLike,
+    check_array,
     check_images,
     check_int,
     check_one_of,
@@ -112,6 +113,20 @@ def _check_same_image_shape(a: ArrayLike, name_a: str, b: ArrayLike, name_b: str
         raise ValueError(
             f"{name_a} and {name_b} must hold images of the same (C, H, W); got "
             f"{tuple(a.shape)} and {tuple(b.shape)}."
+        )
+
+
+def _check_feature_pair(
+    first: Any, first_name: str, second: Any, second_name: str, *, columns: str = "columns"
+) -> None:
+    """Two real feature arrays (N1, F) and (N2, F) with the same F (``columns`` names it in
+    the message)."""
+    check_array(first, first_name, ndim=2, kinds="fiu")
+    check_array(second, second_name, ndim=2, kinds="fiu")
+    if first.shape[1] != second.shape[1]:
+        raise ValueError(
+            f"{first_name} and {second_name} must have the same number of {columns}; got "
+            f"{tuple(first.shape)} and {tuple(second.shape)}."
         )
 
 

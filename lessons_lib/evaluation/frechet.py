@@ -15,7 +15,12 @@ import torch
 
 from lessons_lib.core.device import resolve_device
 from lessons_lib.core.validation import ArrayLike, as_numpy, check_array
-from lessons_lib.evaluation._inputs import _check_dataset, _check_min_count, _checked_images
+from lessons_lib.evaluation._inputs import (
+    _check_dataset,
+    _check_feature_pair,
+    _check_min_count,
+    _checked_images,
+)
 from lessons_lib.evaluation._scaling import _max_abs, _pow2_exponent
 from lessons_lib.evaluation.feature_space import features
 
@@ -145,13 +150,7 @@ def frechet_distance_from_features(features1: ArrayLike, features2: ArrayLike) -
     are taken (exact), so features of 1e150 or 1e-200 give the right distance; a distance
     beyond float64's range (features of ~1e200 that differ) raises ``ValueError``.
     """
-    check_array(features1, "features1", ndim=2, kinds="fiu")
-    check_array(features2, "features2", ndim=2, kinds="fiu")
-    if features1.shape[1] != features2.shape[1]:
-        raise ValueError(
-            "features1 and features2 must have the same number of columns F; got "
-            f"{tuple(features1.shape)} and {tuple(features2.shape)}."
-        )
+    _check_feature_pair(features1, "features1", features2, "features2", columns="columns F")
     for name, feats in (("features1", features1), ("features2", features2)):
         if len(feats) < 2:
             raise ValueError(f"{name} needs at least 2 rows to estimate a covariance; got 1.")

@@ -14,10 +14,11 @@ from typing import NamedTuple
 import torch
 
 from lessons_lib.core.device import resolve_device
-from lessons_lib.core.validation import ArrayLike, as_tensor, check_array, check_int
+from lessons_lib.core.validation import ArrayLike, as_tensor, check_int
 from lessons_lib.evaluation._inputs import (
     _check_batch_size,
     _check_dataset,
+    _check_feature_pair,
     _check_min_count,
     _checked_images,
 )
@@ -128,13 +129,7 @@ def precision_recall_from_features(
         gives the answer of the unscaled features.
     """
     k = check_int(k, "k", min_value=1)
-    check_array(real_features, "real_features", ndim=2, kinds="fiu")
-    check_array(fake_features, "fake_features", ndim=2, kinds="fiu")
-    if real_features.shape[1] != fake_features.shape[1]:
-        raise ValueError(
-            "real_features and fake_features must have the same number of columns; got "
-            f"{tuple(real_features.shape)} and {tuple(fake_features.shape)}."
-        )
+    _check_feature_pair(real_features, "real_features", fake_features, "fake_features")
     for name, x in (("real_features", real_features), ("fake_features", fake_features)):
         if len(x) <= k:
             raise ValueError(

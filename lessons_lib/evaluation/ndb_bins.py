@@ -289,25 +289,23 @@ class NDB:
 
     def assign(self, images: ArrayLike) -> np.ndarray:
         """The bin of each image: (N, C, H, W) → (N,) int."""
-        self._check_fitted()
-        _checked_images(images, "images")
-        if tuple(images.shape[1:]) != self.image_shape_:
-            raise ValueError(
-                f"images must have the training images' (C, H, W) = {self.image_shape_}; got "
-                f"{tuple(images.shape)}."
-            )
+        self._check_new_images(images, "images")
         return self._nearest(self._prepare(images))
 
     def evaluate(self, samples: ArrayLike) -> NDBReport:
         """Compare the bin proportions of ``samples`` (N, C, H, W) with the training set's."""
-        self._check_fitted()
-        _checked_images(samples, "samples")
-        if tuple(samples.shape[1:]) != self.image_shape_:
-            raise ValueError(
-                f"samples must have the training images' (C, H, W) = {self.image_shape_}; got "
-                f"{tuple(samples.shape)}."
-            )
+        self._check_new_images(samples, "samples")
         return self._evaluate(samples)
+
+    def _check_new_images(self, images: ArrayLike, name: str) -> None:
+        """Fitted, and ``images`` a batch in [0, 1] of the training images' (C, H, W)."""
+        self._check_fitted()
+        _checked_images(images, name)
+        if tuple(images.shape[1:]) != self.image_shape_:
+            raise ValueError(
+                f"{name} must have the training images' (C, H, W) = {self.image_shape_}; got "
+                f"{tuple(images.shape)}."
+            )
 
     def _evaluate(self, samples: ArrayLike) -> NDBReport:
         assignments = self._nearest(self._prepare(samples))

@@ -73,9 +73,10 @@ class GAN(GenerativeModule):
         Make the model class-conditional: the generator reads a learned embedding of the
         label beside :math:`z`; the discriminator is a projection discriminator.
     arch : {"mlp", "dcgan"}
-        Multilayer perceptrons (three hidden layers of ``width``), or a DCGAN: transposed
-        convolutions with batch norm in the generator, strided convolutions with leaky ReLU
-        in the discriminator (no batch norm there, so a gradient penalty stays valid).
+        Multilayer perceptrons (hidden layers of ``width``: four in the generator, three in the
+        discriminator), or a DCGAN: transposed convolutions with batch norm in the generator,
+        strided convolutions with leaky ReLU in the discriminator (no batch norm there, so a
+        gradient penalty stays valid).
         ``"dcgan"`` needs image data ``(C, H, W)`` with even ``H`` and ``W``.
     width : int, optional
         Hidden units (mlp, default 128) or channels of the first discriminator layer (dcgan,
