@@ -2797,13 +2797,13 @@ def _plotting(c: dict[str, Entry]) -> None:
     from lessons_lib import plotting as p
 
     batch = Lazy(lambda: digit_images(4).numpy())
-    c["plotting.array_to_png"] = entry(
+    c["plotting.png.array_to_png"] = entry(
         p.array_to_png,
         {"image": Arr((2, 3), values="unit", shape_fixed=False), "cmap": Choice()},
         image=Lazy(lambda: digit_images(1).numpy()[0, 0]),
         cmap="gray",
     )
-    c["plotting.compare_images"] = entry(
+    c["plotting.images.compare_images"] = entry(
         p.compare_images,
         {
             "rows": Custom(
@@ -2821,7 +2821,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         title="t",
         cmap="gray",
     )
-    c["plotting.draw_ellipse"] = entry(
+    c["plotting.densities.draw_ellipse"] = entry(
         p.draw_ellipse,
         {"mean": VEC, "cov": MATRIX, "n_std": POS},
         ax=Lazy(new_axes),
@@ -2829,7 +2829,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         cov=COV,
         n_std=2.0,
     )
-    c["plotting.figure_to_png"] = entry(
+    c["plotting.png.figure_to_png"] = entry(
         p.figure_to_png,
         {"fig": Custom((("not a figure", lambda b: 3, "raise"),)), "dpi": Int(1)},
         fig=Lazy(new_figure),
@@ -2843,7 +2843,7 @@ def _plotting(c: dict[str, Entry]) -> None:
             ("one value", lambda b: (1.0,), "raise"),
         )
     )
-    c["plotting.plot_density_2d"] = entry(
+    c["plotting.densities.plot_density_2d"] = entry(
         p.plot_density_2d,
         {
             "log_density": Custom(
@@ -2867,7 +2867,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         covariances=np.stack([COV, np.eye(2)]),
         resolution=8,
     )
-    c["plotting.plot_history"] = entry(
+    c["plotting.curves.plot_history"] = entry(
         p.plot_history,
         {
             "history": Custom(
@@ -2882,7 +2882,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         keys=["loss"],
         logy=True,
     )
-    c["plotting.plot_mixture_2d"] = entry(
+    c["plotting.densities.plot_mixture_2d"] = entry(
         p.plot_mixture_2d,
         {
             "points": REAL2,
@@ -2899,7 +2899,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         responsibilities=Lazy(lambda: fitted_gmm().predict_proba(POINTS)),
         s=6.0,
     )
-    c["plotting.scatter_2d"] = entry(
+    c["plotting.densities.scatter_2d"] = entry(
         p.scatter_2d,
         {
             "points": REAL2,
@@ -2913,7 +2913,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         s=4.0,
         alpha=0.5,
     )
-    c["plotting.show_images"] = entry(
+    c["plotting.images.show_images"] = entry(
         p.show_images,
         {
             "images": Arr((2, 3, 4, 5), values="unit", shape_fixed=False),
@@ -2933,7 +2933,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         vmax=1.0,
         scale=0.5,
     )
-    c["plotting.tile_images"] = entry(
+    c["plotting.images.tile_images"] = entry(
         p.tile_images,
         {
             "images": Arr((2, 3, 4, 5), shape_fixed=False),
@@ -2948,7 +2948,7 @@ def _plotting(c: dict[str, Entry]) -> None:
         pad_value=1.0,
         upscale=2,
     )
-    c["plotting.upscale_nearest"] = entry(
+    c["plotting.images.upscale_nearest"] = entry(
         p.upscale_nearest,
         {"image": Arr((2, 3), shape_fixed=False), "factor": Int(1)},
         image=Lazy(lambda: digit_images(1).numpy()[0, 0]),
