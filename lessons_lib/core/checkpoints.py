@@ -48,6 +48,35 @@ def _plain(value: Any, where: str) -> Any:
     """
     if type(value) in _PLAIN:
         return value
+    leaf = _plain_leaf(value, where)
+    if leaf is not _NOT_A_LEAF:
+        return leaf
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value), where)
+    if isinstance(value, Mapping):
+        return {
+            _plain(key, f"a key of {where}"): _plain(item, f"{where}[{key!r}]")
+            for key, item in value.items()
+        }
+    if isinstance(value, tuple):  # also torch.Size and named tuples
+        return tuple(_plain(item, f"{where}[{k}]") for k, item in enumerate(value))
+    if isinstance(value, list):
+        return [_plain(item, f"{where}[{k}]") for k, item in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        return {_plain(item, f"an entry of {where}") for item in value}
+    raise TypeError(
+        f"{where} is a {type(value).__name__}, which a checkpoint cannot hold safely; store "
+        "numbers, strings, lists, tuples, dicts, paths, NumPy values or tensors (convert it, "
+        "e.g. with str())."
+    )
+
+
+#: What :func:`_plain_leaf` returns for a value it does not convert (a container or worse).
+_NOT_A_LEAF = object()
+
+
+def _plain_leaf(value: Any, where: str) -> Any:
+    """A scalar, array, tensor, path, dtype or device as a plain value, else ``_NOT_A_LEAF``."""
     if isinstance(value, np.generic):
         item = value.item()  # a Python number, str or bytes (or a datetime: refused below)
         if isinstance(item, np.generic):
@@ -71,24 +100,7 @@ def _plain(value: Any, where: str) -> Any:
         return _plain(os.fspath(value), where)
     if isinstance(value, torch.dtype | torch.device):
         return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value), where)
-    if isinstance(value, Mapping):
-        return {
-            _plain(key, f"a key of {where}"): _plain(item, f"{where}[{key!r}]")
-            for key, item in value.items()
-        }
-    if isinstance(value, tuple):  # also torch.Size and named tuples
-        return tuple(_plain(item, f"{where}[{k}]") for k, item in enumerate(value))
-    if isinstance(value, list):
-        return [_plain(item, f"{where}[{k}]") for k, item in enumerate(value)]
-    if isinstance(value, set | frozenset):
-        return {_plain(item, f"an entry of {where}") for item in value}
-    raise TypeError(
-        f"{where} is a {type(value).__name__}, which a checkpoint cannot hold safely; store "
-        "numbers, strings, lists, tuples, dicts, paths, NumPy values or tensors (convert it, "
-        "e.g. with str())."
-    )
+    return _NOT_A_LEAF
 
 
 def _loads_safely(payload: Mapping[str, Any]) -> None:
@@ -185,16 +197,7 @@ def save_checkpoint(
     for label, mapping in (("settings", settings), ("history", history)):
         if mapping is not None and not isinstance(mapping, Mapping):
             raise TypeError(f"{label} must be a mapping (a dict), got {type(mapping).__name__}.")
-    history_plain = {}
-    for key, values in (history or {}).items():
-        if isinstance(values, str | bytes) or not isinstance(
-            values, Sequence | np.ndarray | torch.Tensor
-        ):
-            raise TypeError(f"history[{key!r}] must be a sequence of numbers, got {values!r}.")
-        history_plain[_plain(key, "a key of history")] = _plain(
-            list(values.tolist() if isinstance(values, np.ndarray | torch.Tensor) else values),
-            f"history[{key!r}]",
-        )
+    history_plain = _plain_history(history or {})
     payload = {
         "state": {name: m.state_dict() for name, m in named.items()},
         "settings": _plain(dict(settings or {}), "settings"),
@@ -204,6 +207,27 @@ def save_checkpoint(
     _loads_safely({k: payload[k] for k in ("settings", "history", "versions")})
     if path.is_dir():
         raise ValueError(f"path {path} is a folder; pass a file name such as {path / 'model.pt'}.")
+    _write_atomically(path, payload)
+    return path
+
+
+def _plain_history(history: Mapping[str, Any]) -> dict[Any, Any]:
+    """The training history as plain lists of numbers, each entry checked to be a sequence."""
+    history_plain = {}
+    for key, values in history.items():
+        if isinstance(values, str | bytes) or not isinstance(
+            values, Sequence | np.ndarray | torch.Tensor
+        ):
+            raise TypeError(f"history[{key!r}] must be a sequence of numbers, got {values!r}.")
+        history_plain[_plain(key, "a key of history")] = _plain(
+            list(values.tolist() if isinstance(values, np.ndarray | torch.Tensor) else values),
+            f"history[{key!r}]",
+        )
+    return history_plain
+
+
+def _write_atomically(path: Path, payload: Mapping[str, Any]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, on disk, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -220,7 +244,6 @@ def save_checkpoint(
         if fd >= 0:
             os.close(fd)
         Path(tmp_name).unlink(missing_ok=True)
-    return path
 
 
 def _map_location(spec: Any) -> torch.device | None:
@@ -308,6 +331,14 @@ def load_checkpoint(
     path = _check_path(path)
     named = None if modules is None else _named_modules(modules)
     location = _map_location(map_location)
+    payload = _read_payload(path, location)
+    if named is not None:
+        _load_weights(path, named, payload)
+    return payload
+
+
+def _read_payload(path: Path, location: torch.device | None) -> dict[str, Any]:
+    """The checkpoint at ``path``, loaded safely and checked to be one of save_checkpoint."""
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train the model first or fix the path.")
     try:
@@ -327,23 +358,26 @@ def load_checkpoint(
         )
     for key in ("settings", "history", "versions"):
         payload.setdefault(key, {})
-    if named is not None:
-        missing = sorted(set(named) - set(payload["state"]))
-        if missing:
-            raise _MissingKeyError(
-                f"{path} has no weights for {missing}; it has {sorted(payload['state'])}."
-            )
-        problems = {
-            name: _state_problems(module, payload["state"][name]) for name, module in named.items()
-        }
-        problems = {name: found for name, found in problems.items() if found}
-        if problems:
-            listed = "; ".join(f"{name!r}: {' | '.join(found)}" for name, found in problems.items())
-            raise ValueError(
-                f"{path} does not fit the given model(s) (nothing was loaded): {listed}. Build "
-                "the model with the settings the checkpoint was saved with "
-                f"({payload['settings']!r:.200}), or retrain."
-            )
-        for name, module in named.items():
-            module.load_state_dict(payload["state"][name])
     return payload
+
+
+def _load_weights(path: Path, named: Mapping[str, nn.Module], payload: Mapping[str, Any]) -> None:
+    """Load ``payload``'s weights into ``named``, all or nothing: every module is checked first."""
+    missing = sorted(set(named) - set(payload["state"]))
+    if missing:
+        raise _MissingKeyError(
+            f"{path} has no weights for {missing}; it has {sorted(payload['state'])}."
+        )
+    problems = {
+        name: _state_problems(module, payload["state"][name]) for name, module in named.items()
+    }
+    problems = {name: found for name, found in problems.items() if found}
+    if problems:
+        listed = "; ".join(f"{name!r}: {' | '.join(found)}" for name, found in problems.items())
+        raise ValueError(
+            f"{path} does not fit the given model(s) (nothing was loaded): {listed}. Build "
+            "the model with the settings the checkpoint was saved with "
+            f"({payload['settings']!r:.200}), or retrain."
+        )
+    for name, module in named.items():
+        module.load_state_dict(payload["state"][name])

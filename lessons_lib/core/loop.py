@@ -16,7 +16,7 @@ import copy
 import math
 import numbers
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -289,6 +289,57 @@ def train_loop(
     TypeError, ValueError
         Bad arguments (before any work), or a non-finite metric (training diverged).
     """
+    epochs, batch_size, seed, progress, shuffle, drop_last = _check_loop_options(
+        step, epochs, batch_size, seed, progress, shuffle, drop_last
+    )
+    patience = _check_validation_options(validate, on_epoch_end, monitor, desc, patience)
+    tensors = _as_data(data)
+    module_list = _as_modules(modules)
+    target = resolve_device(device)
+    shuffler = _seeded_shuffler(seed)
+    tensors = _move_to(target, module_list, tensors)
+    batch_indices = _batch_indices(
+        len(tensors[0]), batch_size, shuffle, drop_last, shuffler, target
+    )
+
+    from tqdm.auto import tqdm
+
+    history = History()
+    stopping = _EarlyStopping(monitor, patience, module_list)
+    release_memory()  # what earlier cells freed, so training does not stack on top of it
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    try:
+        for epoch in bar:
+            epoch_start = time.perf_counter()
+            means = _train_epoch(step, tensors, batch_indices(), module_list, epoch)
+            _record_epoch(history, means, epoch_start, validate, module_list, epoch)
+            if _end_of_epoch(bar if progress else None, on_epoch_end, stopping, epoch, history):
+                history.stopped_early = True
+                break
+    finally:
+        bar.close()
+        release_memory()  # the freed batches and gradients of thousands of steps
+    stopping.restore_best()
+    for module in module_list:
+        module.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+# --------------------------------------------------------------------------- train_loop's pieces
+
+
+def _check_loop_options(
+    step: Any,
+    epochs: Any,
+    batch_size: Any,
+    seed: Any,
+    progress: Any,
+    shuffle: Any,
+    drop_last: Any,
+) -> tuple[int, int, int | None, bool, bool, bool]:
+    """The step and the iteration settings of :func:`train_loop`, checked in signature order."""
     check_callable(step, "step", optional=False)
     epochs = check_count(epochs, "epochs")
     batch_size = check_count(batch_size, "batch_size")
@@ -296,6 +347,13 @@ def train_loop(
     progress = check_bool(progress, "progress")
     shuffle = check_bool(shuffle, "shuffle")
     drop_last = check_bool(drop_last, "drop_last")
+    return epochs, batch_size, seed, progress, shuffle, drop_last
+
+
+def _check_validation_options(
+    validate: Any, on_epoch_end: Any, monitor: Any, desc: Any, patience: Any
+) -> int | None:
+    """The callbacks, labels and early-stopping settings of :func:`train_loop`; the patience."""
     check_callable(validate, "validate")
     check_callable(on_epoch_end, "on_epoch_end")
     if not isinstance(monitor, str):
@@ -308,90 +366,153 @@ def train_loop(
             raise ValueError(
                 "patience needs validate=, a function that returns the monitor metric."
             )
-    tensors = _as_data(data)
-    module_list = _as_modules(modules)
-    target = resolve_device(device)
+    return patience
+
+
+def _seeded_shuffler(seed: int | None) -> torch.Generator:
+    """Seed everything when ``seed`` is given; the generator of the shuffling.
+
+    The shuffling has its own generator so that a step drawing random numbers does not change
+    the order of the batches; without a seed it starts from the clock.
+    """
     if seed is not None:
         seed_everything(seed)
-    shuffler = torch.Generator().manual_seed(seed if seed is not None else int(time.time()))
-    for module in module_list:
+    return torch.Generator().manual_seed(seed if seed is not None else int(time.time()))
+
+
+def _move_to(
+    target: torch.device, modules: list[nn.Module], tensors: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """Move the modules (in place) and the training tensors (copies) to ``target``."""
+    for module in modules:
         module.to(target)
-    tensors = [t.to(target) for t in tensors]
-    n = len(tensors[0])
+    return [t.to(target) for t in tensors]
 
-    from tqdm.auto import tqdm
 
-    history = History()
-    best_value, best_states, waited = math.inf, None, 0
-    release_memory()  # what earlier cells freed, so training does not stack on top of it
-    start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    try:
-        for epoch in bar:
-            epoch_start = time.perf_counter()
-            for module in module_list:
-                module.train()
-            order = torch.randperm(n, generator=shuffler) if shuffle else torch.arange(n)
-            order = order.to(target)
-            sums: dict[str, float] = {}
-            n_batches = 0
-            for first in _batch_starts(n, batch_size, drop_last):
-                idx = order[first : first + batch_size]
-                metrics = step([t[idx] for t in tensors])
-                if metrics is None:
-                    metrics = {}
-                if not isinstance(metrics, Mapping):
-                    raise TypeError(
-                        f"step must return a mapping {{name: value}}, got {type(metrics).__name__}."
-                    )
-                values = {str(k): _scalar(v, str(k), "step") for k, v in metrics.items()}
-                _check_finite_metrics(values, "step", epoch)
-                for key, value in values.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                n_batches += 1
-            history.log(**{key: total / n_batches for key, total in sums.items()})
-            if validate is not None:
-                for module in module_list:
-                    module.eval()
-                with torch.no_grad():
-                    scores = validate()
-                if not isinstance(scores, Mapping):
-                    raise TypeError(
-                        f"validate must return a mapping {{name: value}}, got "
-                        f"{type(scores).__name__}."
-                    )
-                scores = {str(k): _scalar(v, str(k), "validate") for k, v in scores.items()}
-                _check_finite_metrics(scores, "validate", epoch)
-                history.log(**scores)
-            history.log(epoch_seconds=time.perf_counter() - epoch_start)
-            if progress:
-                bar.set_postfix(
-                    {k: f"{v[-1]:.4g}" for k, v in history.items() if k != "epoch_seconds"}
-                )
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, history)
-            if patience is not None:
-                if monitor not in history:
-                    raise _MissingKeyError(
-                        f"validate() returned no {monitor!r} (the monitor= metric); it returned "
-                        f"{sorted(k for k in history if k != 'epoch_seconds')}."
-                    )
-                value = history.last(monitor)
-                if value < best_value:
-                    best_value, waited, history.best_epoch = value, 0, epoch
-                    best_states = [copy.deepcopy(m.state_dict()) for m in module_list]
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        history.stopped_early = True
-                        break
-    finally:
-        bar.close()
-        release_memory()  # the freed batches and gradients of thousands of steps
-    if best_states is not None:
-        for module, state in zip(module_list, best_states):
-            module.load_state_dict(state)
-    for module in module_list:
-        module.eval()
-    history.seconds = time.perf_counter() - start
-    return history
+def _batch_indices(
+    n: int,
+    batch_size: int,
+    shuffle: bool,
+    drop_last: bool,
+    shuffler: torch.Generator,
+    device: torch.device,
+) -> Callable[[], Iterator[torch.Tensor]]:
+    """The data iterator: called once per epoch, it yields the indices of each batch.
+
+    Indices rather than batches: the caller slices the tensors right into ``step``'s call, so
+    a batch is freed as soon as its step returns, before the next one is cut.
+    """
+    starts = _batch_starts(n, batch_size, drop_last)
+
+    def epoch_indices() -> Iterator[torch.Tensor]:
+        # Drawn on the CPU generator, whatever the device, so a seed gives the same order.
+        order = torch.randperm(n, generator=shuffler) if shuffle else torch.arange(n)
+        order = order.to(device)
+        for first in starts:
+            yield order[first : first + batch_size]
+
+    return epoch_indices
+
+
+def _train_epoch(
+    step: StepFn,
+    tensors: list[torch.Tensor],
+    batch_indices: Iterator[torch.Tensor],
+    modules: list[nn.Module],
+    epoch: int,
+) -> dict[str, float]:
+    """One pass of ``step`` over the batches; the mean of each value it returned."""
+    for module in modules:
+        module.train()
+    sums: dict[str, float] = {}
+    n_batches = 0
+    for idx in batch_indices:
+        metrics = step([t[idx] for t in tensors])
+        values = _checked_metrics({} if metrics is None else metrics, "step", epoch)
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0.0) + value
+        n_batches += 1
+    return {key: total / n_batches for key, total in sums.items()}
+
+
+def _checked_metrics(metrics: Any, source: str, epoch: int) -> dict[str, float]:
+    """What ``source`` (``step`` or ``validate``) returned, as finite floats by name."""
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"{source} must return a mapping {{name: value}}, got {type(metrics).__name__}."
+        )
+    values = {str(k): _scalar(v, str(k), source) for k, v in metrics.items()}
+    _check_finite_metrics(values, source, epoch)
+    return values
+
+
+def _record_epoch(
+    history: History,
+    means: Mapping[str, float],
+    epoch_start: float,
+    validate: Callable[[], Mapping[str, float]] | None,
+    modules: list[nn.Module],
+    epoch: int,
+) -> None:
+    """Log the epoch's training means, its validation metrics, then its duration."""
+    history.log(**means)
+    if validate is not None:
+        for module in modules:
+            module.eval()
+        with torch.no_grad():
+            scores = validate()
+        history.log(**_checked_metrics(scores, "validate", epoch))
+    history.log(epoch_seconds=time.perf_counter() - epoch_start)
+
+
+def _end_of_epoch(
+    bar: Any,
+    on_epoch_end: Callable[[int, History], None] | None,
+    stopping: _EarlyStopping,
+    epoch: int,
+    history: History,
+) -> bool:
+    """Show the latest metrics on ``bar`` (None: no bar), call ``on_epoch_end``; True to stop.
+
+    The callback sees the epoch before early stopping decides, so it also sees the last one.
+    """
+    if bar is not None:
+        bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items() if k != "epoch_seconds"})
+    if on_epoch_end is not None:
+        on_epoch_end(epoch, history)
+    return stopping.should_stop(epoch, history)
+
+
+class _EarlyStopping:
+    """Early stopping on ``monitor``: the best epoch's weights, and the epochs waited since.
+
+    With ``patience=None`` it never stops and keeps no weights.
+    """
+
+    def __init__(self, monitor: str, patience: int | None, modules: list[nn.Module]) -> None:
+        self.monitor, self.patience, self.modules = monitor, patience, modules
+        self.best_value, self.best_states, self.waited = math.inf, None, 0
+
+    def should_stop(self, epoch: int, history: History) -> bool:
+        """Note the epoch's ``monitor`` value (keeping the weights if best); True to stop."""
+        if self.patience is None:
+            return False
+        if self.monitor not in history:
+            raise _MissingKeyError(
+                f"validate() returned no {self.monitor!r} (the monitor= metric); it returned "
+                f"{sorted(k for k in history if k != 'epoch_seconds')}."
+            )
+        value = history.last(self.monitor)
+        if value < self.best_value:
+            self.best_value, self.waited, history.best_epoch = value, 0, epoch
+            # Deep copies: state_dict() shares storage with the weights the next steps change.
+            self.best_states = [copy.deepcopy(m.state_dict()) for m in self.modules]
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore_best(self) -> None:
+        """Load the best epoch's weights back, if early stopping kept any."""
+        if self.best_states is not None:
+            for module, state in zip(self.modules, self.best_states):
+                module.load_state_dict(state)

@@ -345,6 +345,17 @@ def check_covariance(
     """
     ndim = {None: (2, 3), True: 3, False: 2}[batched]
     check_array(cov, name, ndim=ndim, kinds="fiu")
+    _check_covariance_shape(cov, name, dim, n_matrices)
+    batch = cov.ndim == 3
+    eps = _rounding_level(cov)
+    matrices = as_tensor(cov, dtype=torch.float64, device="cpu").reshape(-1, *cov.shape[-2:])
+    size = _check_symmetric(matrices, name, batch, eps)
+    _check_positive_definite(matrices, name, batch, size)
+    return cov
+
+
+def _check_covariance_shape(cov: ArrayLike, name: str, dim: Any, n_matrices: Any) -> None:
+    """Square (D, D) matrices, with the expected D and, for a batch, the expected count."""
     if cov.shape[-1] != cov.shape[-2]:
         raise ValueError(f"{name} must hold square (D, D) matrices, got {_describe(cov)}.")
     if dim is not None and cov.shape[-1] != dim:
@@ -353,19 +364,24 @@ def check_covariance(
         )
     if n_matrices is not None and cov.ndim == 3 and cov.shape[0] != n_matrices:
         raise ValueError(f"{name} must hold {n_matrices} matrices, got {_describe(cov)}.")
-    batch = cov.ndim == 3
+
+
+def _rounding_level(cov: ArrayLike) -> float:
+    """The machine epsilon of ``cov``'s floating dtype; 0 for integers, which are exact."""
     source_dtype = cov.dtype if isinstance(cov, torch.Tensor) else None
     if isinstance(cov, np.ndarray) and cov.dtype.kind == "f":
-        eps = float(np.finfo(cov.dtype).eps)
-    elif source_dtype is not None and source_dtype.is_floating_point:
-        eps = float(torch.finfo(source_dtype).eps)
-    else:
-        eps = 0.0  # integers are exact
-    matrices = as_tensor(cov, dtype=torch.float64, device="cpu").reshape(-1, *cov.shape[-2:])
+        return float(np.finfo(cov.dtype).eps)
+    if source_dtype is not None and source_dtype.is_floating_point:
+        return float(torch.finfo(source_dtype).eps)
+    return 0.0
 
-    def which(k: int) -> str:
-        return f"component {k} ({name}[{k}])" if batch else name
 
+def _which_matrix(name: str, batch: bool, k: int) -> str:
+    return f"component {k} ({name}[{k}])" if batch else name
+
+
+def _check_symmetric(matrices: torch.Tensor, name: str, batch: bool, eps: float) -> torch.Tensor:
+    """Refuse the first asymmetric matrix of ``matrices`` (K, D, D); their max |C|, shape (K,)."""
     # Symmetry, relative to each matrix's own size (a covariance of 1e-200 is fine).
     tolerance = max(1e-8, 100 * eps)
     size = matrices.abs().amax(dim=(1, 2))
@@ -374,23 +390,30 @@ def check_covariance(
     if len(asymmetric):
         k = int(asymmetric[0])
         raise ValueError(
-            f"{name} must be symmetric positive definite, but {which(k)} is not symmetric: "
-            f"|C - C^T| reaches {float(gap[k]):.3g} while max |C| is {float(size[k]):.3g}. "
-            "Only the lower triangle would be used; symmetrise it, e.g. (C + C.T) / 2, if "
-            "the asymmetry is rounding."
+            f"{name} must be symmetric positive definite, but {_which_matrix(name, batch, k)} is "
+            f"not symmetric: |C - C^T| reaches {float(gap[k]):.3g} while max |C| is "
+            f"{float(size[k]):.3g}. Only the lower triangle would be used; symmetrise it, e.g. "
+            "(C + C.T) / 2, if the asymmetry is rounding."
         )
+    return size
+
+
+def _check_positive_definite(
+    matrices: torch.Tensor, name: str, batch: bool, size: torch.Tensor
+) -> None:
+    """Refuse the first matrix of ``matrices`` (K, D, D) that is not numerically positive
+    definite, quoting its smallest eigenvalue against its largest entry ``size[k]``."""
     _, bad = _singular_matrices(matrices)
     singular = torch.nonzero(bad).flatten()
     if len(singular):
         k = int(singular[0])
         smallest = float(torch.linalg.eigvalsh(0.5 * (matrices[k] + matrices[k].T))[0])
         raise ValueError(
-            f"{name} must be symmetric positive definite, but {which(k)} is not positive "
-            f"definite (its smallest eigenvalue is {smallest:.3g}, relative to a largest "
-            f"entry of {float(size[k]):.3g}). Add a small multiple of the identity (a "
+            f"{name} must be symmetric positive definite, but {_which_matrix(name, batch, k)} is "
+            f"not positive definite (its smallest eigenvalue is {smallest:.3g}, relative to a "
+            f"largest entry of {float(size[k]):.3g}). Add a small multiple of the identity (a "
             "covariance floor) or check how it was computed."
         )
-    return cov
 
 
 def check_one_of(value: Any, name: str, options: Sequence[Any]) -> Any:

@@ -130,29 +130,47 @@ def train_vae(
     target = resolve_device(device)
     model.to(target)
     step = _scheduled_step(model, plan, math.ceil(len(data) / plan.batch_size))
-    tensors = [as_tensor(data, dtype=torch.float32)]
-    if labels is not None:
-        tensors.append(as_tensor(labels, dtype=torch.int64))
+    tensors = _training_tensors(data, labels)
     try:
-        return train_loop(
-            step,
-            tensors,
-            modules=model,
-            epochs=plan.epochs,
-            batch_size=plan.batch_size,
-            seed=plan.seed,
-            device=target,
-            progress=plan.progress,
-            validate=_validator(model, plan.val_x, plan.val_labels, target),
-            patience=plan.patience,
-            on_epoch_end=on_epoch_end,
-            desc=f"VAE ({model.__class__.__name__})",
-        )
+        return _run_loop(model, step, tensors, plan, target, on_epoch_end)
     except TrainingDiverged as err:
         raise TrainingDiverged(
             f"{err} The settings were lr={plan.lr:g}, beta={plan.beta:g}, "
             f"batch_size={plan.batch_size}, warmup_epochs={plan.warmup}."
         ) from err
+
+
+def _training_tensors(data: ArrayLike, labels: ArrayLike | None) -> list[torch.Tensor]:
+    """The loop's data: float32 images, then int64 labels for a conditional VAE."""
+    tensors = [as_tensor(data, dtype=torch.float32)]
+    if labels is not None:
+        tensors.append(as_tensor(labels, dtype=torch.int64))
+    return tensors
+
+
+def _run_loop(
+    model: ELBOModule,
+    step: Callable[[list[torch.Tensor]], dict[str, float]],
+    tensors: list[torch.Tensor],
+    plan: _Plan,
+    target: torch.device,
+    on_epoch_end: Callable[[int, History], None] | None,
+) -> History:
+    """:func:`train_loop` with the checked settings of ``plan``, validating on its data."""
+    return train_loop(
+        step,
+        tensors,
+        modules=model,
+        epochs=plan.epochs,
+        batch_size=plan.batch_size,
+        seed=plan.seed,
+        device=target,
+        progress=plan.progress,
+        validate=_validator(model, plan.val_x, plan.val_labels, target),
+        patience=plan.patience,
+        on_epoch_end=on_epoch_end,
+        desc=f"VAE ({model.__class__.__name__})",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
