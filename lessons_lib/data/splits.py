@@ -6,6 +6,8 @@ validation image stays a validation image on every machine and in every year of 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -91,7 +93,10 @@ def _to_tensors(
     """
     # One float32 allocation, divided in place: numpy's astype-then-divide made two (350 MB
     # for Fashion-MNIST's training split). Same values: both divide correctly rounded.
-    images = torch.from_numpy(np.ascontiguousarray(images_u8)).to(torch.float32)
+    # A read-only (memory-mapped) array is fine here: it is copied into a new tensor at once.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        images = torch.from_numpy(np.ascontiguousarray(images_u8)).to(torch.float32)
     images = images.div_(scale).unsqueeze(1)
     if binarize == "threshold":
         images = (images > 0.5).float()
