@@ -124,6 +124,31 @@ def test_release_memory_trims_on_glibc_and_is_a_no_op_elsewhere():
         assert not trimmed
 
 
+def test_release_memory_collects_reference_cycles_only_when_asked():
+    import gc
+    import weakref
+
+    from lessons_lib.device import release_memory
+
+    class Holder:
+        pass
+
+    gc.disable()  # so no automatic collection frees the cycle behind the test's back
+    try:
+        holder = Holder()
+        holder.tensor, holder.me = torch.ones(1000), holder
+        alive = weakref.ref(holder)
+        del holder
+        release_memory()
+        assert alive() is not None  # a cycle survives the cheap default
+        release_memory(collect=True)
+        assert alive() is None
+    finally:
+        gc.enable()
+    with pytest.raises(TypeError, match="collect"):
+        release_memory(collect="yes")
+
+
 def test_release_memory_returns_freed_heap_pages(tmp_path):
     """Many medium blocks freed by torch stay resident until trimmed (glibc Linux only)."""
     import platform
