@@ -6,26 +6,12 @@ this face re-exports the names the old module offered, so old imports keep worki
 integer seed: the same numbers as before).
 """
 
-from lessons_lib.core.base import NotFittedError
-from lessons_lib.core.random import make_generator
-from lessons_lib.density.conditioning import conditional_gaussian
-from lessons_lib.density.gaussian import (
-    Gaussian,
-    density,
-    fit_gaussian,
-    log_density,
-    sample_gaussian,
-)
-from lessons_lib.density.linalg import cholesky
+from lessons_lib.core.base import NotFittedError  # noqa: F401
+from lessons_lib.core.random import make_generator  # noqa: F401
+from lessons_lib.density import gaussian as _gaussian
+from lessons_lib.density.linalg import cholesky  # noqa: F401
 
-__all__ = [
-    "Gaussian",
-    "NotFittedError",
-    "cholesky",
-    "conditional_gaussian",
-    "density",
-    "fit_gaussian",
-    "log_density",
-    "make_generator",
-    "sample_gaussian",
-]
+# The names of lessons_lib.density.gaussian, taken from its __all__ rather than listed again.
+globals().update({name: getattr(_gaussian, name) for name in _gaussian.__all__})
+
+__all__ = sorted([*_gaussian.__all__, "NotFittedError", "cholesky", "make_generator"])
