@@ -3069,6 +3069,13 @@ def _checks(c: dict[str, Entry]) -> None:
         name="probe_x",
         options=("a", "b"),
     )
+    c["core.validation.check_str_one_of"] = entry(
+        k.check_str_one_of,
+        {"value": Choice(aliases=alias)},
+        value="a",
+        name="probe_x",
+        options=("a", "b"),
+    )
     c["core.validation.check_positive"] = entry(
         k.check_positive,
         {"value": Float(0.0, low_open=True, aliases=alias)},

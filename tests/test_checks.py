@@ -129,6 +129,14 @@ def test_check_one_of_lists_options():
         checks.check_one_of("dev", "split", ("train", "test"))
 
 
+def test_check_str_one_of_refuses_a_non_string_by_name():
+    assert checks.check_str_one_of("test", "split", ("train", "test")) == "test"
+    with pytest.raises(TypeError, match=r"^split must be a string, one of 'train', 'test'; got"):
+        checks.check_str_one_of(np.array(["test"]), "split", ("train", "test"), "a string")
+    with pytest.raises(ValueError, match="'train', 'test'"):
+        checks.check_str_one_of("dev", "split", ("train", "test"))
+
+
 def test_conversions_keep_the_input_type():
     t = torch.ones(2)
     assert isinstance(checks.like_input(t, np.ones(2)), np.ndarray)

@@ -30,6 +30,7 @@ __all__ = [
     "check_positive",
     "check_probability",
     "check_seed",
+    "check_str_one_of",
     "like_input",
 ]
 
@@ -422,6 +423,18 @@ def check_one_of(value: Any, name: str, options: Sequence[Any]) -> Any:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {listed}; got {value!r}.")
     return value
+
+
+def check_str_one_of(value: Any, name: str, options: Sequence[str], noun: str = "a str") -> str:
+    """Check ``value`` is a string (``noun`` in the message) and one of ``options``.
+
+    A string first: ``check_one_of`` compares with ``in``, which an array turns into an
+    ambiguous-truth-value error from NumPy instead of a message about ``name``.
+    """
+    if not isinstance(value, str):
+        listed = ", ".join(repr(o) for o in options)
+        raise TypeError(f"{name} must be {noun}, one of {listed}; got {type(value).__name__}.")
+    return check_one_of(value, name, options)
 
 
 def as_numpy(x: Any) -> np.ndarray:

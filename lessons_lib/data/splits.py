@@ -12,19 +12,14 @@ import numpy as np
 import torch
 
 from lessons_lib.core.random import make_generator
-from lessons_lib.core.validation import check_one_of
+from lessons_lib.core.validation import check_str_one_of
 
 SPLITS = ("train", "val", "test", "all")
 _SPLIT_SEED = 20240607  # fixed forever: changing it changes every split of the course
 
 
 def _check_split(split: object) -> str:
-    if not isinstance(split, str):
-        raise TypeError(
-            f"split must be a string, one of {', '.join(map(repr, SPLITS))}; "
-            f"got {type(split).__name__}."
-        )
-    return check_one_of(split, "split", SPLITS)
+    return check_str_one_of(split, "split", SPLITS, "a string")
 
 
 def _check_binarize(binarize: object) -> bool | str:

@@ -13,8 +13,8 @@ from lessons_lib.core.validation import (
     check_array,
     check_images,
     check_int,
-    check_one_of,
     check_seed,
+    check_str_one_of,
 )
 
 #: The datasets that have a feature network.
@@ -24,14 +24,7 @@ _N_CLASSES = 10
 
 
 def _check_dataset(dataset: str) -> str:
-    # A str first: ``check_one_of`` compares with ``in``, which an array turns into an
-    # ambiguous-truth-value error from NumPy instead of a message about ``dataset``.
-    if not isinstance(dataset, str):
-        raise TypeError(
-            f"dataset must be a str, one of {', '.join(map(repr, DATASETS))}; got "
-            f"{type(dataset).__name__}."
-        )
-    return check_one_of(dataset, "dataset", DATASETS)
+    return check_str_one_of(dataset, "dataset", DATASETS)
 
 
 #: Seeds go to torch, NumPy and scikit-learn (k-means), whose common range is [0, 2**32).
