@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from lessons_lib.core.device import resolve_device
 from lessons_lib.core.validation import (
     ArrayLike,
     as_tensor,
     check_array,
     check_covariance,
     check_int,
+    check_seed,
 )
 
 __all__ = [
@@ -132,6 +134,17 @@ def _check_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
     return dtype
+
+
+def _store_run_settings(
+    model: Any, seed: Any, device: Any, dtype: torch.dtype, progress: Any
+) -> None:
+    """Check and store the settings of an EM model's runs: ``seed``, ``device``, ``dtype``,
+    ``progress`` (the last arguments of ``GaussianMixture`` and ``MixtureOfFactorAnalyzers``)."""
+    model.seed = check_seed(seed, "seed")
+    model.device = resolve_device(device)
+    model.dtype = _check_dtype(dtype)
+    model.progress = bool(progress)
 
 
 def _progress(iterable, enabled: bool, desc: str):

@@ -26,7 +26,6 @@ from typing import Any
 import torch
 
 from lessons_lib.core.base import DensityModel
-from lessons_lib.core.device import resolve_device
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import (
     ArrayLike,
@@ -34,7 +33,6 @@ from lessons_lib.core.validation import (
     check_int,
     check_one_of,
     check_positive,
-    check_seed,
 )
 from lessons_lib.density._completion import _MixtureCompletion
 from lessons_lib.density._fast_e_step import (
@@ -46,10 +44,10 @@ from lessons_lib.density._fast_e_step import (
     statistics,
 )
 from lessons_lib.density._inputs import (
-    _check_dtype,
     _fitted_rows,
     _progress,
     _refuse_underflow,
+    _store_run_settings,
     check_finite_result,
     check_sample_count,
     like,
@@ -158,10 +156,7 @@ class GaussianMixture(_MixtureCompletion, DensityModel):
         self.reg_covar = check_positive(reg_covar, "reg_covar", strict=False)
         self.init = check_one_of(init, "init", INITS)
         self.n_init = check_int(n_init, "n_init", min_value=1)
-        self.seed = check_seed(seed, "seed")
-        self.device = resolve_device(device)
-        self.dtype = _check_dtype(dtype)
-        self.progress = bool(progress)
+        _store_run_settings(self, seed, device, dtype, progress)
 
     # -- checks ------------------------------------------------------------------------------
 

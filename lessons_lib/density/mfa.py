@@ -17,7 +17,6 @@ from typing import Any
 import torch
 
 from lessons_lib.core.base import DensityModel
-from lessons_lib.core.device import resolve_device
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import (
     ArrayLike,
@@ -25,14 +24,13 @@ from lessons_lib.core.validation import (
     check_array,
     check_int,
     check_positive,
-    check_seed,
 )
 from lessons_lib.density._fast_e_step import _chunks
 from lessons_lib.density._inputs import (
-    _check_dtype,
     _fitted_rows,
     _progress,
     _refuse_underflow,
+    _store_run_settings,
     check_finite_result,
     check_representable,
     check_sample_count,
@@ -161,10 +159,7 @@ class MixtureOfFactorAnalyzers(DensityModel):
         self.max_iter = check_int(max_iter, "max_iter", min_value=1)
         self.tol = check_positive(tol, "tol", strict=False)
         self.noise_floor = check_positive(noise_floor, "noise_floor")
-        self.seed = check_seed(seed, "seed")
-        self.device = resolve_device(device)
-        self.dtype = _check_dtype(dtype)
-        self.progress = bool(progress)
+        _store_run_settings(self, seed, device, dtype, progress)
 
     # -- fitting -----------------------------------------------------------------------------
 
