@@ -9,8 +9,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import blobs, relative_gap, sklearn_from
+from conftest import start_from as _start_from
 from scipy.stats import multivariate_normal
-from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import lessons_lib.density._fast_e_step as fast_e_step
 from lessons_lib.core.base import DensityModel
@@ -29,35 +30,14 @@ from lessons_lib.density.em import full_covariances
 from lessons_lib.density.linalg import cholesky
 
 
-def blobs(n: int, dim: int, k: int, seed: int) -> np.ndarray:
-    """Correlated Gaussian blobs away from the origin (so the fast path's centring matters)."""
-    rng = np.random.default_rng(seed)
-    parts = [
-        rng.normal(size=(n // k, dim)) @ rng.normal(size=(dim, dim)) + 6 * rng.normal(size=dim) + 10
-        for _ in range(k)
-    ]
-    return np.concatenate(parts)
-
-
 def digits(n: int = 400) -> np.ndarray:
     images, _ = load_digits("train", device="cpu", dtype=torch.float64)
     return images.reshape(len(images), -1).numpy()[:n]
 
 
 def start_from(X: np.ndarray, k: int, kind: str, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    cov = np.cov(X.T, bias=True) + 1e-2 * np.eye(X.shape[1])
-    covariances = {
-        "full": np.repeat(cov[None], k, axis=0),
-        "tied": cov,
-        "diag": np.repeat(np.diag(cov)[None], k, axis=0),
-        "spherical": np.full(k, np.diag(cov).mean()),
-    }[kind]
-    return {
-        "weights": rng.dirichlet(np.full(k, 5.0)),
-        "means": X[rng.choice(len(X), k, replace=False)],
-        "covariances": covariances,
-    }
+    """The shared EM start, with 1e-2 on the covariances' diagonal."""
+    return _start_from(X, k, kind, seed, ridge=1e-2)
 
 
 def readable_em(X, start, kind, n_iter, reg_covar):
@@ -69,11 +49,6 @@ def readable_em(X, start, kind, n_iter, reg_covar):
         weights, means, covariances = m_step(X, log_resp.exp(), kind, reg_covar)
     _, log_likelihood = e_step(X, weights, means, covariances, kind)
     return (weights, means, covariances), log_likelihood
-
-
-def relative_gap(a, b) -> float:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
 DATASETS = {
@@ -133,18 +108,7 @@ def test_readable_em_matches_sklearn(kind):
     """Every covariance type, "tied" included (which only the readable EM offers)."""
     X, k, reg_covar, n_iter = DATASETS["blobs 4-D"]
     start = start_from(X, k, kind, seed=2)
-    covariances = start["covariances"]
-    precisions = 1.0 / covariances if kind in ("diag", "spherical") else np.linalg.inv(covariances)
-    reference = SkGaussianMixture(
-        k,
-        covariance_type=kind,
-        max_iter=n_iter,
-        tol=0.0,
-        reg_covar=reg_covar,
-        weights_init=start["weights"],
-        means_init=start["means"],
-        precisions_init=precisions,
-    )
+    reference = sklearn_from(start, kind, n_iter, reg_covar)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tol=0 never "converges"
         reference.fit(X)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import blobs, relative_gap, sklearn_from, start_from
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
@@ -24,51 +25,6 @@ from lessons_lib.gmm import (
 )
 
 COVARIANCE_TYPES = ["full", "diag", "spherical"]
-
-
-def blobs(n: int = 600, dim: int = 4, k: int = 3, seed: int = 0) -> np.ndarray:
-    """Correlated Gaussian blobs, away from the origin (so centring matters)."""
-    rng = np.random.default_rng(seed)
-    parts = [
-        rng.normal(size=(n // k, dim)) @ rng.normal(size=(dim, dim)) + 6 * rng.normal(size=dim) + 10
-        for _ in range(k)
-    ]
-    return np.concatenate(parts)
-
-
-def start_from(X: np.ndarray, k: int, kind: str, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    cov = np.cov(X.T, bias=True)
-    covariances = {
-        "full": np.repeat(cov[None], k, axis=0),
-        "diag": np.repeat(np.diag(cov)[None], k, axis=0),
-        "spherical": np.full(k, np.diag(cov).mean()),
-    }[kind]
-    return {
-        "weights": rng.dirichlet(np.full(k, 5.0)),
-        "means": X[rng.choice(len(X), k, replace=False)],
-        "covariances": covariances,
-    }
-
-
-def sklearn_from(start: dict, kind: str, max_iter: int, reg_covar: float = 1e-6):
-    covariances = start["covariances"]
-    precisions = np.linalg.inv(covariances) if kind == "full" else 1.0 / covariances
-    return SkGaussianMixture(
-        len(start["weights"]),
-        covariance_type=kind,
-        max_iter=max_iter,
-        tol=0.0,
-        reg_covar=reg_covar,
-        weights_init=start["weights"],
-        means_init=start["means"],
-        precisions_init=precisions,
-    )
-
-
-def relative_gap(a, b) -> float:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
 # --------------------------------------------------------------------------- against sklearn
