@@ -8,17 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import fake_spec, idx_bytes
 
 from lessons_lib import data
 from lessons_lib.data import download, locate, mnist
 
 # --------------------------------------------------------------------------- IDX helpers
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 array in the IDX format."""
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    return header + array.astype(np.uint8).tobytes()
 
 
 def small_dataset_files(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -31,16 +26,7 @@ def small_dataset_files(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def make_spec(arrays, base_url="http://127.0.0.1:9/", name="fake") -> data.RemoteDataset:
-    files = {}
-    for key, array in arrays.items():
-        content = idx_bytes(array)
-        files[key] = data.RemoteFile(
-            f"{key}.gz",
-            hashlib.md5(gzip.compress(content, mtime=0)).hexdigest(),
-            hashlib.sha256(content).hexdigest(),
-            array.shape,
-        )
-    return data.RemoteDataset(name=name, urls=(base_url,), files=files)
+    return fake_spec(arrays, (base_url,), name)
 
 
 @pytest.fixture

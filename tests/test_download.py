@@ -24,16 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fake_spec, idx_bytes
 
 from lessons_lib import data
 from lessons_lib.data import idx, mnist
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    return header + array.astype(np.uint8).tobytes()
 
 
 def small_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -50,19 +46,16 @@ def gz_files(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
     return {f"{key}.gz": gzip.compress(idx_bytes(a), mtime=0) for key, a in arrays.items()}
 
 
+def write_gz_files(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The ``.gz`` files of ``arrays`` in ``folder`` (made if missing), as a cache holds them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in gz_files(arrays).items():
+        (folder / name).write_bytes(body)
+
+
 def make_spec(arrays, urls=(), name="fake") -> data.RemoteDataset:
-    """A dataset spec whose checksums are those of ``arrays`` (injected, not the real ones)."""
-    files = {}
-    for key, array in arrays.items():
-        content = idx_bytes(array)
-        files[key] = data.RemoteFile(
-            f"{key}.gz",
-            hashlib.md5(gzip.compress(content, mtime=0)).hexdigest(),
-            hashlib.sha256(content).hexdigest(),
-            array.shape,
-            n_classes=10 if key.endswith("labels") else None,
-        )
-    return data.RemoteDataset(name=name, urls=tuple(urls), files=files)
+    """A dataset spec whose checksums are those of ``arrays``; label files hold 10 classes."""
+    return fake_spec(arrays, urls, name, n_classes=10)
 
 
 class Server:
@@ -219,9 +212,7 @@ def test_a_good_mirror_spares_the_official_host(env, serve, monkeypatch):
 def test_a_mirror_can_be_a_plain_folder(env, tmp_path, monkeypatch):
     arrays = small_arrays(4)
     folder = tmp_path / "usb-stick" / "fake"
-    folder.mkdir(parents=True)
-    for name, body in gz_files(arrays).items():
-        (folder / name).write_bytes(body)
+    write_gz_files(folder, arrays)
     monkeypatch.setattr(mnist, "MNIST", make_spec(arrays))
     monkeypatch.setenv("LESSONS_DATA_MIRROR", str(tmp_path / "usb-stick"))
     images, _ = data.load_mnist("test", device="cpu")
@@ -402,9 +393,7 @@ def test_unavailable_says_why_and_is_not_retried_at_once(env, serve, monkeypatch
     assert not data.fashion_mnist_available()  # a second cell asking: no new request
     assert server.requests["train_images.gz"] == 1
     # Files that appear in the meantime are seen at once, without a new download.
-    (env / "fake").mkdir(parents=True, exist_ok=True)
-    for name, body in gz_files(arrays).items():
-        (env / "fake" / name).write_bytes(body)
+    write_gz_files(env / "fake", arrays)
     assert data.fashion_mnist_available()
     assert server.requests["train_images.gz"] == 1
 
@@ -412,9 +401,7 @@ def test_unavailable_says_why_and_is_not_retried_at_once(env, serve, monkeypatch
 def test_available_is_false_while_a_corrupt_file_is_cached(env, monkeypatch):
     arrays = small_arrays(15)
     monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays))
-    (env / "fake").mkdir(parents=True)
-    for name, body in gz_files(arrays).items():
-        (env / "fake" / name).write_bytes(body)
+    write_gz_files(env / "fake", arrays)
     assert data.fashion_mnist_available()
     corrupt = env / "fake" / "train_labels.gz"
     corrupt.write_bytes(gzip.compress(idx_bytes(arrays["train_labels"][::-1]), mtime=0))
@@ -425,9 +412,7 @@ def test_available_is_false_while_a_corrupt_file_is_cached(env, monkeypatch):
 def test_verification_is_cached_per_file_state(env, monkeypatch):
     arrays = small_arrays(16)
     monkeypatch.setattr(mnist, "FASHION_MNIST", make_spec(arrays))
-    (env / "fake").mkdir(parents=True)
-    for name, body in gz_files(arrays).items():
-        (env / "fake" / name).write_bytes(body)
+    write_gz_files(env / "fake", arrays)
     calls = Counter()
     check = idx._check_file_bytes
 
