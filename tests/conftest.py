@@ -32,6 +32,14 @@ def _close_figures():
     plt.close("all")
 
 
+def assert_raised_by_our_checks(call, error: type[Exception], word: str) -> None:
+    """``call()`` raises ``error`` with ``word`` in its message, from lessons_lib's own code."""
+    with pytest.raises(error) as info:
+        call()
+    assert word in str(info.value), str(info.value)
+    assert "lessons_lib" in info.traceback[-1].path.as_posix()  # not from inside torch
+
+
 # ------------------------------------------ helpers of the EM tests (test_gmm, test_density_em)
 
 
