@@ -37,6 +37,18 @@ def _gaussian_blob(n: int, center=(2.0, 2.0), std: float = 0.1, seed: int = 0) -
     return torch.tensor(center) + std * torch.randn(n, 2, generator=gen)
 
 
+def _train_tiny_gan(**settings):
+    """``train_gan`` of an 8-unit GAN on 8 points, one epoch unless ``settings`` say more."""
+    settings = {"epochs": 1, "progress": False, **settings}
+    return train_gan(GAN((2,), 2, width=8), _gaussian_blob(8), **settings)
+
+
+def _train_tiny_translator(side: int, n: int, **settings):
+    """``train_translator`` of a 4-channel translator on ``n`` random ``side``² image pairs."""
+    images = (torch.rand(n, 1, side, side), torch.rand(n, 1, side, side))
+    return train_translator(ImageTranslator((1, side, side), width=4), *images, **settings)
+
+
 # --------------------------------------------------------------------------- the model
 
 
@@ -785,22 +797,12 @@ class TestMeasureRegressions:
             (lambda: ImageTranslator(8), ValueError, "image_shape"),
             (lambda: ImageTranslator((1, 8, 8), seed=1.5), TypeError, "seed"),
             (
-                lambda: train_translator(
-                    ImageTranslator((1, 8, 8), width=4),
-                    torch.rand(4, 1, 8, 8),
-                    torch.rand(4, 1, 8, 8),
-                    betas=(0.5,),
-                ),
+                lambda: _train_tiny_translator(8, 4, betas=(0.5,)),
                 ValueError,
                 "betas",
             ),
             (
-                lambda: train_translator(
-                    ImageTranslator((1, 8, 8), width=4),
-                    torch.rand(4, 1, 8, 8),
-                    torch.rand(4, 1, 8, 8),
-                    batch_size=0,
-                ),
+                lambda: _train_tiny_translator(8, 4, batch_size=0),
                 ValueError,
                 "batch_size",
             ),
@@ -826,48 +828,11 @@ class TestSizeAndModuleRegressions:
             (lambda: GAN((2,), 2, n_classes=10**20, width=8), "n_classes"),
             (lambda: GAN((2,), 2, width=8, pack=10**20), "pack"),
             (lambda: interpolate_latents(torch.ones(2), torch.zeros(2) + 0.5, 10**20), "n_steps"),
-            (
-                lambda: train_gan(
-                    GAN((2,), 2, width=8), _gaussian_blob(8), epochs=10**20, progress=False
-                ),
-                "epochs",
-            ),
-            (
-                lambda: train_gan(
-                    GAN((2,), 2, width=8),
-                    _gaussian_blob(8),
-                    epochs=1,
-                    d_steps=10**20,
-                    progress=False,
-                ),
-                "d_steps",
-            ),
-            (
-                lambda: train_gan(
-                    GAN((2,), 2, width=8),
-                    _gaussian_blob(8),
-                    epochs=1,
-                    batch_size=10**20,
-                    progress=False,
-                ),
-                "batch_size",
-            ),
-            (
-                lambda: train_gan(
-                    GAN((2,), 2, width=8), _gaussian_blob(8), epochs=1, lr_g=1e300, progress=False
-                ),
-                "lr_g",
-            ),
-            (
-                lambda: train_translator(
-                    ImageTranslator((1, 4, 4), width=4),
-                    torch.rand(2, 1, 4, 4),
-                    torch.rand(2, 1, 4, 4),
-                    lr=1e300,
-                    progress=False,
-                ),
-                r"\blr\b",
-            ),
+            (lambda: _train_tiny_gan(epochs=10**20), "epochs"),
+            (lambda: _train_tiny_gan(d_steps=10**20), "d_steps"),
+            (lambda: _train_tiny_gan(batch_size=10**20), "batch_size"),
+            (lambda: _train_tiny_gan(lr_g=1e300), "lr_g"),
+            (lambda: _train_tiny_translator(4, 2, lr=1e300, progress=False), r"\blr\b"),
             (lambda: ImageTranslator((1, 7, 8)), "image_shape"),
         ],
     )
