@@ -81,17 +81,8 @@ def train_gan(
     """Train a :class:`GAN` with one of the classic losses.
 
     Each mini-batch makes ``d_steps`` discriminator updates (fresh z each time, same real
-    batch) and one generator update, both with Adam. With logits :math:`\\ell` and
-    :math:`D = \\sigma(\\ell)`, the losses are
-
-    ==================  ======================================  ===========================
-    loss                discriminator minimises                 generator minimises
-    ==================  ======================================  ===========================
-    ``minimax``         :math:`-\\log D(x) - \\log(1-D(G(z)))`    :math:`\\log(1 - D(G(z)))`
-    ``non-saturating``  same                                    :math:`-\\log D(G(z))`
-    ``hinge``           :math:`[1-\\ell(x)]_+ + [1+\\ell(G(z))]_+`  :math:`-\\ell(G(z))`
-    ``wgan-gp``         :math:`\\ell(G(z)) - \\ell(x) + \\lambda\\,GP`  :math:`-\\ell(G(z))`
-    ==================  ======================================  ===========================
+    batch) and one generator update, both with Adam. What D and G minimise under each
+    ``loss`` is tabled in :mod:`lessons_lib.gan.losses`.
 
     Parameters
     ----------
