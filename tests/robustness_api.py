@@ -2071,22 +2071,15 @@ def _vae(c: dict[str, Entry]) -> None:
             n_samples=2,
             seed=0,
         )
-    c["vae.model.VAE.log_likelihood"] = entry(
-        Lazy(lambda: cached_vae().log_likelihood),
-        {**xy, "k": Int(1), "seed": Seed()},
-        x=x,
-        labels=labels,
-        k=4,
-        seed=0,
-    )
-    c["vae.model.VAE.log_prob"] = entry(
-        Lazy(lambda: cached_vae().log_prob),
-        {**xy, "k": Int(1), "seed": Seed()},
-        x=x,
-        labels=labels,
-        k=4,
-        seed=0,
-    )
+    for method in ("log_likelihood", "log_prob"):
+        c[f"vae.model.VAE.{method}"] = entry(
+            Lazy(lambda m=method: getattr(cached_vae(), m)),
+            {**xy, "k": Int(1), "seed": Seed()},
+            x=x,
+            labels=labels,
+            k=4,
+            seed=0,
+        )
     c["vae.model.VAE.check_training_data"] = entry(
         Lazy(lambda: cached_vae().check_training_data),
         {"data": images_spec(), "labels": labels_spec(3)},
