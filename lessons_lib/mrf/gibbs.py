@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -184,16 +184,20 @@ def _record(
     trace["energy"].append(-scale * (total / n_sites))
 
 
-def _split_sweeps(
-    lattice: _SplitLattice,
-    conditionals: _Conditionals,
-    couplings: tuple[float, float],
-    h: float,
-    n_sweeps: int,
-    gen: torch.Generator,
-    trace: dict | None,
-    progress: bool,
-) -> None:
+class _Sweeps(NamedTuple):
+    """What both sweep paths need besides the spins (one run of :func:`ising_gibbs`)."""
+
+    conditionals: _Conditionals
+    couplings: tuple[float, float]
+    h: float
+    n_sweeps: int
+    gen: torch.Generator
+    trace: dict | None
+    progress: bool
+
+
+def _split_sweeps(lattice: _SplitLattice, run: _Sweeps) -> None:
+    conditionals, couplings, h, n_sweeps, gen, trace, progress = run
     method = conditionals.method
     field = torch.empty(lattice.black.shape, dtype=torch.float32, device=lattice.black.device)
     uniform = torch.empty_like(field)
@@ -221,18 +225,10 @@ def _split_sweeps(
             _record(trace, spin_sum, (bonds_vertical, bonds_horizontal), couplings, h, n_sites)
 
 
-def _masked_sweeps(
-    spins: torch.Tensor,
-    conditionals: _Conditionals,
-    couplings: tuple[float, float],
-    h: float,
-    n_sweeps: int,
-    gen: torch.Generator,
-    trace: dict | None,
-    progress: bool,
-) -> torch.Tensor:
+def _masked_sweeps(spins: torch.Tensor, run: _Sweeps) -> torch.Tensor:
     """Colour-by-colour sweeps on the full lattice (any size; used when a side is odd). The
     probabilities are looked up in the exact table (this path is not the speed-critical one)."""
+    conditionals, couplings, h, n_sweeps, gen, trace, progress = run
     x = spins.to(torch.float32)
     masks = _periodic_colour_masks(x.shape[-2], x.shape[-1], x.device)
     for _ in tqdm(range(n_sweeps), desc="Gibbs sweeps", leave=False, disable=not progress):
@@ -338,8 +334,8 @@ def ising_gibbs(
     gen = make_generator(seed, dev)
     conditionals = _Conditionals(beta64, couplings, h, method, dev)
     record = {"magnetization": [], "energy": []} if trace else None
-    args = (conditionals, couplings, h, n_sweeps, gen, record, progress)
-    final = _sample(spins_or_shape, shape, dev, args)
+    run = _Sweeps(conditionals, couplings, h, n_sweeps, gen, record, progress)
+    final = _sample(spins_or_shape, shape, dev, run)
     is_shape = not isinstance(spins_or_shape, np.ndarray | torch.Tensor)
     result = final.to(torch.float32) if is_shape else _like(final, spins_or_shape)
     if not trace:
@@ -377,13 +373,11 @@ def _warn_not_ergodic(shape: tuple[int, ...]) -> None:
     )
 
 
-def _sample(spins_or_shape: Any, shape: tuple[int, ...], dev: torch.device, args: tuple):
-    """The start (uniform spins for a shape, drawn first) and the sweeps; int8 final spins.
-
-    ``args`` are those of :func:`_split_sweeps` after the lattice (its generator is
-    ``args[4]``). An allocation failure becomes a ValueError that names the lattice's size.
+def _sample(spins_or_shape: Any, shape: tuple[int, ...], dev: torch.device, run: _Sweeps):
+    """The start (uniform spins for a shape, drawn first, from ``run.gen``) and the sweeps;
+    int8 final spins. An allocation failure becomes a ValueError that names the lattice's size.
     """
-    gen = args[4]
+    gen = run.gen
     height, width = shape[-2:]
     try:
         if not isinstance(spins_or_shape, np.ndarray | torch.Tensor):
@@ -393,9 +387,9 @@ def _sample(spins_or_shape: Any, shape: tuple[int, ...], dev: torch.device, args
             start = _float_tensor(spins_or_shape, dev).to(torch.int8)
         if height % 2 == 0 and width % 2 == 0:
             lattice = _SplitLattice(start)
-            _split_sweeps(lattice, *args)
+            _split_sweeps(lattice, run)
             return lattice.merged()
-        return _masked_sweeps(start, *args)
+        return _masked_sweeps(start, run)
     except RuntimeError as error:  # torch's allocators (CPU and CUDA) raise RuntimeErrors
         if "alloc" not in str(error).lower():
             raise
