@@ -302,13 +302,13 @@ def train_loop(
         len(tensors[0]), batch_size, shuffle, drop_last, shuffler, target
     )
 
-    from tqdm.auto import tqdm
+    from lessons_lib.core.progress import progress_bar
 
     history = History()
     stopping = _EarlyStopping(monitor, patience, module_list)
     release_memory()  # what earlier cells freed, so training does not stack on top of it
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc=desc, enabled=progress)
     try:
         for epoch in bar:
             epoch_start = time.perf_counter()

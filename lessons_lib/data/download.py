@@ -98,10 +98,13 @@ def _content_length(resp) -> int | None:
 
 def _stream(resp, tmp: Path, total: int | None, desc: str) -> int:
     """Copy the body of ``resp`` into ``tmp`` with a progress bar; the number of bytes."""
-    from tqdm.auto import tqdm
+    from lessons_lib.core.progress import progress_bar
 
     received = 0
-    with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
+    with (
+        open(tmp, "wb") as out,
+        progress_bar(total=total, unit="B", unit_scale=True, desc=desc) as bar,
+    ):
         while chunk := resp.read(1 << 16):
             received += len(chunk)
             if received > _MAX_DOWNLOAD_BYTES:

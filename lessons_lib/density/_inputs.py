@@ -150,9 +150,9 @@ def _store_run_settings(
 def _progress(iterable, enabled: bool, desc: str):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from lessons_lib.core.progress import progress_bar
 
-    return tqdm(iterable, desc=desc, leave=False)
+    return progress_bar(iterable, desc=desc)
 
 
 def _mean_cov_tensors(

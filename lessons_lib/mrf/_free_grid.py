@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+from lessons_lib.core.progress import progress_bar
 
 
 def _free_pairs_sum(x: torch.Tensor) -> torch.Tensor:
@@ -81,7 +82,7 @@ def _gibbs_free(
     if free is not None:
         masks = [mask & free for mask in masks]
     total = torch.zeros_like(x) if accumulate else None
-    for temperature in tqdm(temperatures, desc="Gibbs sweeps", leave=False, disable=not progress):
+    for temperature in progress_bar(temperatures, desc="Gibbs sweeps", enabled=bool(progress)):
         exponent = log_gain - math.log(temperature)
         gain = math.exp(exponent) if exponent < 700.0 else math.inf
         for mask in masks:

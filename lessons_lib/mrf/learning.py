@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from lessons_lib.core.progress import progress_bar
 from lessons_lib.core.validation import (
     ArrayLike,
     check_array,
@@ -205,7 +205,7 @@ def estimate_noise_rate(
     y = _float_tensor(noisy, dev, torch.float64)
     rate, history = init, [init]
     seeds = np.random.default_rng(seed).integers(0, 2**31, size=n_iter)
-    for it in tqdm(range(n_iter), desc="EM", leave=False, disable=not progress):
+    for it in progress_bar(range(n_iter), desc="EM", enabled=bool(progress)):
         if method == "gibbs":
             q = posterior_marginals(
                 y.float(), beta, rate, n_sweeps, burn_in, seed=int(seeds[it]), device=dev

@@ -151,11 +151,11 @@ def log_likelihood(
     gen = make_generator(seed, self.device)
     n_ex = max(1, min(len(x), 256, BLOCK_ELEMENTS // (self.n_pixels * min(k, 64))))
     n_k = max(1, min(k, BLOCK_ELEMENTS // (self.n_pixels * n_ex)))
-    from tqdm.auto import tqdm
+    from lessons_lib.core.progress import progress_bar
 
     out = []
     with torch.no_grad():
-        for first in tqdm(range(0, len(x), n_ex), disable=not progress, desc="IWAE"):
+        for first in progress_bar(range(0, len(x), n_ex), desc="IWAE", enabled=progress):
             xb = x[first : first + n_ex]
             cb = None if cond is None else cond[first : first + n_ex]
             mu, logvar = self._encode(xb, cb)
