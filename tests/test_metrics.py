@@ -946,3 +946,58 @@ class TestRound2MetricTableRow:
             info.value
         )
         assert table.row("noi") == {"name": "noise"}
+
+
+_TEXT_ROWS = (
+    {
+        "name": "test set (floor)",
+        "n": 359,
+        "fd": 1.234,
+        "precision": 0.75,
+        "recall": 0.8,
+        "ndb": "1/20",
+        "ndb_count": 1,
+        "ndb_bins": 20,
+        "js": 0.0123,
+        "class_accuracy": 0.98,
+        "nearest_train": 1.5,
+    },
+    {
+        "name": "training images (copies) and a much longer name",
+        "n": 359,
+        "fd": 0.9,
+        "precision": 0.7,
+        "recall": None,
+        "ndb": "0/20",
+        "js": 0.0004,
+        "class_accuracy": 1.0,
+        "nearest_train": 0.0,
+    },
+)
+
+
+class TestMetricTableText:
+    """Where Markdown is not rendered, a MetricTable prints as a short aligned table (issue 13)."""
+
+    ROWS = _TEXT_ROWS
+
+    def test_repr_and_str_are_one_line_per_row_with_aligned_columns(self):
+        table = metrics.MetricTable(self.ROWS)
+        text = repr(table)
+        assert str(table) == text
+        lines = text.splitlines()
+        assert lines[0] == "MetricTable, n = 359" and len(lines) == 2 + len(self.ROWS)
+        header, *body = lines[1:]
+        assert header.split()[:3] == ["candidate", "FD", "prec."]
+        assert "ndb_count" not in text and "{" not in text  # no dict dump
+        assert body[0].split()[-7:] == ["1.23", "0.75", "0.8", "1/20", "0.0123", "0.98", "1.5"]
+        assert body[1].startswith("training images (copies) an…") and "–" in body[1]
+        ends = {len(line) for line in lines[1:]}
+        assert len(ends) == 1  # numbers right-aligned under their headings
+        assert max(len(line) for line in lines) <= 100
+
+    def test_an_empty_table_and_mixed_n(self):
+        assert repr(metrics.MetricTable()) == "MetricTable([])"
+        mixed = metrics.MetricTable([self.ROWS[0], {**self.ROWS[1], "n": 100}])
+        assert repr(mixed).splitlines()[0] == "MetricTable"
+        assert metrics.MetricTable(self.ROWS)._repr_markdown_().startswith("| candidate")

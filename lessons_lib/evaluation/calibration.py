@@ -125,6 +125,66 @@ class MetricTable(list):
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def __repr__(self) -> str:
+        """A compact plain-text table: a title line, a heading line, one line per row.
+
+        What ``print(table)`` shows, and a notebook where Markdown is not rendered (a terminal,
+        a log, a viewer of the plain-text output): the name and the main columns
+        (``TEXT_COLUMNS``), aligned. Names longer than 28 characters are shortened with "…";
+        absent values show as "–".
+        """
+        return _text_table(self)
+
+    __str__ = __repr__
+
+
+#: Columns of the plain-text table of a :class:`MetricTable` and their short headings.
+TEXT_COLUMNS = {
+    "name": "candidate",
+    "fd": "FD",
+    "precision": "prec.",
+    "recall": "recall",
+    "ndb": "NDB",
+    "js": "JS",
+    "class_accuracy": "class acc.",
+    "nearest_train": "NN-train",
+}
+_TEXT_NAME_WIDTH = 28
+
+
+def _text_cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+    return str(value)
+
+
+def _text_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as an aligned text table (names left, numbers right) over ``TEXT_COLUMNS``."""
+    if not rows:
+        return "MetricTable([])"
+    cells = []
+    for row in rows:
+        line = []
+        for key in TEXT_COLUMNS:
+            text = _text_cell(row.get(key) if isinstance(row, Mapping) else None)
+            if key == "name" and len(text) > _TEXT_NAME_WIDTH:
+                text = text[: _TEXT_NAME_WIDTH - 1] + "…"
+            line.append(text)
+        cells.append(line)
+    headings = list(TEXT_COLUMNS.values())
+    widths = [max(len(h), *(len(line[i]) for line in cells)) for i, h in enumerate(headings)]
+
+    def join(line: list[str]) -> str:
+        first = line[0].ljust(widths[0])
+        rest = [text.rjust(width) for text, width in zip(line[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    n_values = {row.get("n") for row in rows if isinstance(row, Mapping)} - {None}
+    title = f"MetricTable, n = {n_values.pop()}" if len(n_values) == 1 else "MetricTable"
+    return "\n".join([title, join(headings), *(join(line) for line in cells)])
+
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str] = COLUMNS) -> str:
     """Render rows (dicts) as a GitHub Markdown table; absent values show as "–"."""
