@@ -301,3 +301,26 @@ class TestPlottingRegressions:
             plotting.plot_mixture_2d(points, np.array([0.5, 0.5]), means, np.array([1.0, -1.0]))
         with pytest.raises(ValueError, match="covariances"):
             plotting.plot_mixture_2d(points, np.array([0.5, 0.5]), means, np.ones(3))
+
+
+def test_tile_separators_are_mid_grey_so_binary_images_stay_apart():
+    white = np.ones((2, 1, 3, 3), dtype=np.float32)
+    grid = plotting.tile_images(white, nrow=2, padding=1)
+    assert grid[0, 0] == 0.5 and grid[1, 4] == 0.5  # the frame and the line between the tiles
+    np.testing.assert_array_equal(grid[1:4, 1:4], 1.0)
+    assert plotting.tile_images(white, padding=1, pad_value=1.0)[1, 4] == 1.0  # still settable
+
+
+def test_show_and_compare_images_separate_tiles_with_grey():
+    fig = plotting.show_images(np.ones((2, 1, 3, 3)), nrow=2)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown[0, 0] == 0.5 and shown[1, 4] == 0.5
+    fig = plotting.show_images(np.full((2, 1, 3, 3), 2.0), nrow=2, vmin=0.0, vmax=4.0)
+    assert fig.axes[0].images[0].get_array()[1, 4] == 2.0  # halfway between vmin and vmax
+    fig = plotting.show_images(np.ones((2, 1, 3, 3)), nrow=2, pad_value=0.0)
+    assert fig.axes[0].images[0].get_array()[1, 4] == 0.0
+    fig = plotting.compare_images({"a": np.zeros((2, 1, 3, 3)), "b": np.ones((2, 1, 3, 3))})
+    for ax in fig.axes:
+        assert ax.images[0].get_array()[1, 4] == 0.5
+    with pytest.raises(TypeError, match="pad_value"):
+        plotting.show_images(np.ones((2, 1, 3, 3)), pad_value="grey")

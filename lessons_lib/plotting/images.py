@@ -87,7 +87,7 @@ def tile_images(
     nrow: int | None = None,
     *,
     padding: int = 1,
-    pad_value: float = 1.0,
+    pad_value: float = 0.5,
     upscale: int | str = 1,
 ) -> np.ndarray:
     """Tile a batch of images into one array (what a widget sends to the browser).
@@ -101,7 +101,8 @@ def tile_images(
     padding : int
         Pixels between images (before enlarging), >= 0.
     pad_value : float
-        Grey level of the padding.
+        Grey level of the padding; the default mid grey 0.5 stays visible between black and
+        white tiles alike (binary images included), on the usual [0, 1] grey scale.
     upscale : int or "auto"
         Nearest-neighbour enlargement factor; ``"auto"`` makes small images at least 64 px.
 
@@ -146,6 +147,7 @@ def show_images(
     vmax: float = 1.0,
     scale: float = 1.0,
     ax=None,
+    pad_value: float | None = None,
 ) -> Figure:
     """Show a batch of images as a grid.
 
@@ -166,6 +168,9 @@ def show_images(
         Inches per image row/column, relative to the default size (> 0).
     ax : matplotlib Axes, optional
         Draw into this axes (only without ``titles``).
+    pad_value : float, optional
+        Grey level of the lines between the images (default: halfway between vmin and vmax, a
+        mid grey that separates black and white images alike).
 
     Returns
     -------
@@ -174,12 +179,13 @@ def show_images(
     nrow, cmap, vmin, vmax, scale = _check_show_options(nrow, title, cmap, vmin, vmax, scale, ax)
     batch, layout_nrow = _as_grid_batch(images)
     _check_in_range(batch, vmin, vmax)
+    pad_value = (vmin + vmax) / 2 if pad_value is None else _real(pad_value, "pad_value")
     per_row, n_rows = _grid_layout(len(batch), nrow, layout_nrow)
     shade = (cmap, vmin, vmax)
     if titles is not None:
         _check_titles(titles, len(batch), ax)
         return _show_titled(batch, titles, (per_row, n_rows), shade, title=title, scale=scale)
-    grid = tile_images(images, per_row, padding=1, pad_value=vmax)
+    grid = tile_images(images, per_row, padding=1, pad_value=pad_value)
     if ax is None:
         fig = _new_figure(
             _figsize_ok(min(12.0, 0.9 * scale * per_row + 0.5), 0.9 * scale * n_rows + 0.5)
@@ -261,6 +267,7 @@ def compare_images(
     ncol: int | None = None,
     title: str | None = None,
     cmap: str = "gray",
+    pad_value: float = 0.5,
 ) -> Figure:
     """Side-by-side comparison: one labelled row per entry (e.g. truth, masked, restored).
 
@@ -270,6 +277,13 @@ def compare_images(
         Each value is a batch in any layout of :func:`tile_images`; the key labels the row.
     ncol : int, optional
         Images per row (default: the largest batch).
+    title : str, optional
+        Title of the figure.
+    cmap : str
+        Colour map of grey images.
+    pad_value : float
+        Grey level of the lines between the images (default mid grey: it separates black and
+        white images alike).
 
     Returns
     -------
@@ -286,6 +300,7 @@ def compare_images(
         ncol = check_int(ncol, "ncol", min_value=1)
     _title(title)
     cmap = _cmap(cmap)
+    pad_value = _real(pad_value, "pad_value")
     batches = {}
     for name, images in rows.items():
         try:
@@ -296,7 +311,7 @@ def compare_images(
     fig = _new_figure(_figsize_ok(min(14.0, 0.9 * per_row + 1.5), 1.0 * len(batches) + 0.6, "rows"))
     for k, (name, batch) in enumerate(batches.items()):
         ax = fig.add_subplot(len(batches), 1, k + 1)
-        grid = tile_images(batch[:per_row].transpose(0, 3, 1, 2), per_row)
+        grid = tile_images(batch[:per_row].transpose(0, 3, 1, 2), per_row, pad_value=pad_value)
         _imshow(ax, grid, cmap, 0.0, 1.0)
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
     if title:
