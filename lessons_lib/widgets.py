@@ -72,6 +72,13 @@ def _real(value: Any, name: str) -> int | float:
     return value
 
 
+def _shown(value: Any) -> str:
+    """A control value as a caption shows it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _description(description: Any) -> str:
     if not isinstance(description, str):
         raise TypeError(f"description must be a str, got {type(description).__name__}.")
@@ -276,6 +283,7 @@ class Sampler:
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title must be a str, got {type(title).__name__}.")
         self.render = render
+        self._title = title
         self.nrow = nrow
         self.upscale = upscale
         self.controls = {name: _as_control(name, spec) for name, spec in controls.items()}
@@ -351,15 +359,32 @@ class Sampler:
 
     # -- display -------------------------------------------------------------------------
 
+    @property
+    def caption(self) -> str:
+        """What the static picture shows: the title and every control's value."""
+        values = ", ".join(f"{name} = {_shown(value)}" for name, value in self.values.items())
+        return f"{self._title}: {values}" if self._title else values
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
-        """The widget view for a live frontend, a PNG for everything else."""
+        """The widget view for a live frontend; elsewhere the PNG, captioned with the values.
+
+        A frontend without the widget manager (an exported HTML page, a notebook viewer)
+        shows ``text/html``: the picture and a caption saying which control values made it.
+        """
+        png = base64.b64encode(self.png).decode("ascii")
+        figure = (
+            f'<figure style="margin:0"><img src="data:image/png;base64,{png}" '
+            f'alt="{html.escape(self.caption)}"/><figcaption style="font-size:90%">'
+            f"{html.escape(self.caption)}</figcaption></figure>"
+        )
         return {
             WIDGET_VIEW_MIME: {
                 "version_major": 2,
                 "version_minor": 0,
                 "model_id": self.widget.model_id,
             },
-            "image/png": base64.b64encode(self.png).decode("ascii"),
+            "text/html": figure,
+            "image/png": png,
             "text/plain": repr(self),
         }
 

@@ -109,6 +109,23 @@ def test_display_bundle_carries_view_and_png():
 
     assert base64.b64decode(bundle["image/png"]) == sampler.png
     assert "Sampler" in bundle["text/plain"]
+    # Without a widget frontend the HTML shows the same picture, captioned with the values.
+    assert bundle["image/png"] in bundle["text/html"]
+    assert sampler.caption in bundle["text/html"]
+    for name in sampler.values:
+        assert f"{name} = " in sampler.caption
+
+
+def test_caption_follows_the_controls_and_escapes_markup():
+    sampler = widgets.Sampler(
+        lambda seed, scale: np.full((1, 4, 4), scale / 2),
+        {"seed": widgets.seed_control(3), "scale": (0.5, 2.0)},
+        title="a <b> & c",
+    )
+    sampler.controls["seed"].value = 7
+    assert sampler.caption.startswith("a <b> & c: seed = 7, scale = ")
+    html_part = sampler._repr_mimebundle_()["text/html"]
+    assert "a &lt;b&gt; &amp; c: seed = 7" in html_part and "<b>" not in html_part
 
 
 def test_shorthand_controls():
