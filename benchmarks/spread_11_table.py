@@ -69,7 +69,8 @@ gan_u.eval()
 row("dcgan", gan_u.sample(1000, seed=seed).cpu())
 cvae = VAE((1, 8, 8), latent_dim=8, likelihood="gaussian", n_classes=10, seed=seed)
 train_vae(cvae, x_train, labels=y_train, epochs=None, seed=seed, device=dev, progress=False)
-row("cvae_drawn", cvae.sample(1000, labels=balanced, seed=seed, noise=True).clamp(0, 1).cpu(), balanced)
+drawn = cvae.sample(1000, labels=balanced, seed=seed, noise=True).clamp(0, 1).cpu()
+row("cvae_drawn", drawn, balanced)
 row("cvae_mean", cvae.sample(1000, labels=balanced, seed=seed).cpu(), balanced)
 gan_c = GAN((1, 8, 8), latent_dim=32, n_classes=10, arch="dcgan", seed=seed)
 train_gan(gan_c, x_train, labels=y_train, epochs=None, seed=seed, device=dev, progress=False)
@@ -113,8 +114,9 @@ print("RESULT " + json.dumps(out))
 def main() -> None:
     seeds = [int(s) for s in sys.argv[1:]] or list(range(5))
     thread_counts = [int(os.environ["THREADS"])] if "THREADS" in os.environ else [1, 2]
-    for threads in thread_counts:
-        for seed in seeds:
+    # Seed-major order: a run cut short still has both thread counts for its first seeds.
+    for seed in seeds:
+        for threads in thread_counts:
             done = subprocess.run(
                 [sys.executable, "-c", CHILD, str(threads), str(seed)],
                 capture_output=True,
