@@ -211,6 +211,14 @@ class TestPlottingRegressions:
             plotting.show_images(np.full((2, 1, 4, 4), 1.5))
         fig = plotting.show_images(np.full((2, 1, 4, 4), 1.5), vmin=0.0, vmax=2.0)
         assert isinstance(fig, Figure)
+        with pytest.raises(ValueError, match=r"\[vmin, vmax\]"):
+            plotting.show_images(np.full((2, 1, 4, 4), -1e-4))
+
+    def test_show_images_accepts_rounding_just_outside_the_range(self):
+        # A mixture's mean of 0/1 pixels came out at -2.8e-17 with one thread (notebook 03).
+        images = np.linspace(0, 1, 32).reshape(2, 1, 4, 4)
+        images[0, 0, 0, 0], images[1, 0, 3, 3] = -2.8e-17, 1 + 1e-12
+        assert isinstance(plotting.show_images(images), Figure)
 
     def test_missing_history_keys_name_keys_and_are_value_errors(self):
         with pytest.raises(ValueError, match="keys"):
