@@ -136,6 +136,11 @@ class MinibatchStd(nn.Module):
             if not isinstance(labels, torch.Tensor):
                 raise TypeError(f"labels must be a torch tensor (B,), got {type(labels).__name__}.")
             check_labels(labels, "labels", n=len(h))
+        return self._unchecked(h, labels)
+
+    def _unchecked(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` without its input checks, for callers that have checked ``h`` and
+        ``labels`` already (the discriminator, three times per training step)."""
         flat = h.flatten(1)
         # In units of the largest feature when it exceeds 1 (detached, so the gradient is
         # unchanged): squares of 1e30 would overflow float32 and turn the spread into inf.
@@ -229,7 +234,8 @@ class _Discriminator(nn.Module):
             x = x.reshape(len(x) // self.pack, -1)
         h = self.stem(x)
         if self.spread is not None:
-            h = self.spread(h, labels)
+            # The model checked x and labels once per batch; the layer need not again.
+            h = self.spread._unchecked(h, labels)
         phi = self.trunk(h)
         logit = self.head(phi).squeeze(1)
         if labels is not None and self.project is not None:
