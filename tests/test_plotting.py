@@ -332,3 +332,10 @@ def test_show_and_compare_images_separate_tiles_with_grey():
         assert ax.images[0].get_array()[1, 4] == 0.5
     with pytest.raises(TypeError, match="pad_value"):
         plotting.show_images(np.ones((2, 1, 3, 3)), pad_value="grey")
+
+
+def test_titled_grids_and_comparisons_use_constrained_layout():
+    fig = plotting.show_images(torch.rand(3, 1, 8, 8), titles=["a", "b", "c"], title="all")
+    assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+    fig = plotting.compare_images({"a": torch.rand(2, 1, 4, 4)}, title="t")
+    assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"

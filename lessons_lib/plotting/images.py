@@ -247,13 +247,13 @@ def _show_titled(
     """One small axes per image, each with its own title (``shade`` is cmap, vmin, vmax)."""
     per_row, n_rows = layout
     fig = _new_figure(_figsize_ok(1.3 * scale * per_row, 1.5 * scale * n_rows))
+    fig.set_layout_engine("constrained")  # room for every title and the suptitle
     for k in range(len(batch)):
         sub = fig.add_subplot(n_rows, per_row, k + 1)
         _imshow(sub, batch[k], *shade)
         sub.set_title(str(titles[k]), fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -312,6 +312,7 @@ def compare_images(
             raise type(err)(f"rows[{name!r}]: {err}") from err
     per_row = ncol or max(len(b) for b in batches.values())
     fig = _new_figure(_figsize_ok(min(14.0, 0.9 * per_row + 1.5), 1.0 * len(batches) + 0.6, "rows"))
+    fig.set_layout_engine("constrained")  # the row labels and the title stay clear of the images
     for k, (name, batch) in enumerate(batches.items()):
         ax = fig.add_subplot(len(batches), 1, k + 1)
         grid = tile_images(batch[:per_row].transpose(0, 3, 1, 2), per_row, pad_value=pad_value)
