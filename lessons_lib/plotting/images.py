@@ -246,7 +246,9 @@ def _show_titled(
 ) -> Figure:
     """One small axes per image, each with its own title (``shade`` is cmap, vmin, vmax)."""
     per_row, n_rows = layout
-    fig = _new_figure(_figsize_ok(1.3 * scale * per_row, 1.5 * scale * n_rows))
+    aspect = batch.shape[1] / batch.shape[2]  # rows as tall as their images: no empty bands
+    height = (1.3 * scale * aspect + 0.3) * n_rows + (0.4 if title else 0.0)
+    fig = _new_figure(_figsize_ok(1.3 * scale * per_row, height))
     fig.set_layout_engine("constrained")  # room for every title and the suptitle
     for k in range(len(batch)):
         sub = fig.add_subplot(n_rows, per_row, k + 1)
