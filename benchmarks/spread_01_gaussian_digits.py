@@ -16,9 +16,7 @@ Run: ``python benchmarks/spread_01_gaussian_digits.py`` (about 1 minute on 2 cor
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from spread_runner import run_child, runs
 
 CHILD = """
 import sys, torch
@@ -59,20 +57,12 @@ print(f"{slope:.3f} {outside:.4f} {above_both:.4f} {gain:.2f} {len(pairs)}")
 
 
 def main() -> None:
-    for threads in (1, 2):
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        for seed in range(5):
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, str(threads), str(seed)],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-            ).stdout.split()
-            print(
-                f"threads={threads} seed={seed}: slope {out[0]}, pixels outside [0, 1] {out[1]}, "
-                f"blend above both digits {out[2]} of {out[4]} pairs, mean gain {out[3]} nats"
-            )
+    for threads, seed in runs(range(5), (1, 2)):
+        out = run_child(CHILD, threads, seed).split()
+        print(
+            f"threads={threads} seed={seed}: slope {out[0]}, pixels outside [0, 1] {out[1]}, "
+            f"blend above both digits {out[2]} of {out[4]} pairs, mean gain {out[3]} nats"
+        )
 
 
 if __name__ == "__main__":

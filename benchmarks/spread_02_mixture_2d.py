@@ -19,9 +19,7 @@ Run: ``python benchmarks/spread_02_mixture_2d.py`` (about 2 minutes on 2 cores).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from spread_runner import run_child, runs
 
 CHILD = """
 import sys, warnings, torch
@@ -83,22 +81,14 @@ print(
 
 
 def main() -> None:
-    for threads in (1, 2):
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        for seed in range(5):
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, str(threads), str(seed)],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-            ).stdout.split()
-            print(
-                f"threads={threads} seed={seed}: held-out gap to the truth {out[0]} nats "
-                f"(to scikit-learn {out[1]}) | K picked by BIC {out[2]}, AIC {out[3]}, "
-                f"held-out {out[4]}; K=3 below the best held-out by {out[5]}, training gain "
-                f"K=8 over K=3 {out[6]} | sample cov gap {out[7]}, means-only trace ratio {out[8]}"
-            )
+    for threads, seed in runs(range(5), (1, 2)):
+        out = run_child(CHILD, threads, seed).split()
+        print(
+            f"threads={threads} seed={seed}: held-out gap to the truth {out[0]} nats "
+            f"(to scikit-learn {out[1]}) | K picked by BIC {out[2]}, AIC {out[3]}, "
+            f"held-out {out[4]}; K=3 below the best held-out by {out[5]}, training gain "
+            f"K=8 over K=3 {out[6]} | sample cov gap {out[7]}, means-only trace ratio {out[8]}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,7 @@ Run: ``python benchmarks/spread_03_gmm_images.py`` (about 10 minutes on 2 cores)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from spread_runner import run_child, runs
 
 CHILD = """
 import sys, torch
@@ -159,17 +157,9 @@ print(" ".join(f"{k}={float(v):.4g}" for k, v in out.items()))
 
 
 def main() -> None:
-    for threads in (1, 2):
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        for seed in range(5):
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, str(threads), str(seed)],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-            ).stdout.strip()
-            print(f"threads={threads} seed={seed}: {out}", flush=True)
+    for threads, seed in runs(range(5), (1, 2)):
+        out = run_child(CHILD, threads, seed).strip()
+        print(f"threads={threads} seed={seed}: {out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ Each (seed, threads) trains each model once, in its own process. Run:
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from spread_runner import sweep
 
 CHILD = """
 import copy, sys, torch
@@ -85,10 +84,7 @@ say(f"no-bn {coverage(model)}")
 
 
 def main() -> None:
-    seeds = [int(s) for s in sys.argv[1:]] or list(range(5))
-    for threads in (1, 2):
-        for seed in seeds:
-            subprocess.run([sys.executable, "-c", CHILD, str(threads), str(seed)], check=True)
+    sweep(CHILD)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ quiet cores for the 10 runs).
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from spread_runner import sweep
 
 CHILD = r"""
 import copy, json, sys, torch
@@ -131,10 +130,7 @@ say("restore", l1_fd_contrast_L1only=res["l1"], l1_fd_contrast_pix2pix=res["adv"
 
 
 def main() -> None:
-    seeds = [int(s) for s in sys.argv[1:]] or list(range(5))
-    for threads in (1, 2):
-        for seed in seeds:
-            subprocess.run([sys.executable, "-c", CHILD, str(threads), str(seed)], check=True)
+    sweep(CHILD)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ the 10 runs take about 45 minutes. Run: ``nice -n 5 python benchmarks/spread_08_
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from spread_runner import sweep
 
 CHILD = r"""
 import json, sys, torch
@@ -45,10 +44,7 @@ print(json.dumps({"threads": threads, "seed": seed, "fd": round(float(f_row["fd"
 
 
 def main() -> None:
-    seeds = [int(s) for s in sys.argv[1:]] or list(range(5))
-    for threads in (1, 2):
-        for seed in seeds:
-            subprocess.run([sys.executable, "-c", CHILD, str(threads), str(seed)], check=True)
+    sweep(CHILD)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,7 @@ parts, seeds 0-4 and threads 1 and 2 by default; about an hour on 2 quiet cores)
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import sys
+from spread_runner import sweep_parts
 
 PARTS = ("ae", "linear", "bern", "grey", "deq", "flat", "wide", "betas")
 
@@ -167,27 +164,7 @@ for name in parts:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", help=f"among {', '.join(PARTS)} (default: all)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(5)))
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
-    parts = args.parts or list(PARTS)
-    if set(parts) - set(PARTS):
-        parser.error(f"unknown parts {sorted(set(parts) - set(PARTS))}; choose among {PARTS}")
-    for seed in args.seeds:
-        for threads in args.threads:
-            child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(threads), str(seed), ",".join(parts)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert child.stdout is not None
-            for line in child.stdout:
-                row = {"threads": threads, "seed": seed, **json.loads(line)}
-                print(json.dumps(row), flush=True)
-            if child.wait() != 0:
-                raise SystemExit(f"threads={threads} seed={seed} failed")
+    sweep_parts(CHILD, PARTS, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+
+from spread_runner import run_child, runs
 
 CHILD = r"""
 import json, sys, torch
@@ -114,20 +115,11 @@ print("RESULT " + json.dumps(out))
 def main() -> None:
     seeds = [int(s) for s in sys.argv[1:]] or list(range(5))
     thread_counts = [int(os.environ["THREADS"])] if "THREADS" in os.environ else [1, 2]
-    # Seed-major order: a run cut short still has both thread counts for its first seeds.
-    for seed in seeds:
-        for threads in thread_counts:
-            done = subprocess.run(
-                [sys.executable, "-c", CHILD, str(threads), str(seed)],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "OMP_NUM_THREADS": str(threads)},
-            )
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-            if done.returncode or not lines:
-                print(done.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"threads={threads} seed={seed} failed")
-            print(json.dumps(json.loads(lines[0][7:])), flush=True)
+    for threads, seed in runs(seeds, thread_counts):
+        lines = [
+            ln for ln in run_child(CHILD, threads, seed).splitlines() if ln.startswith("RESULT ")
+        ]
+        print(json.dumps(json.loads(lines[0][7:])), flush=True)
 
 
 if __name__ == "__main__":
