@@ -80,7 +80,7 @@ test-notebooks-fast: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-	$(BIN)/nbstripout $(NOTEBOOKS)
+	$(BIN)/nbstripout --keep-id $(NOTEBOOKS)  # --keep-id: cell ids stay stable across edits
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
