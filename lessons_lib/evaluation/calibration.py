@@ -199,16 +199,9 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str] = 
     if not isinstance(columns, Mapping) or not columns:
         raise TypeError("columns must be a non-empty mapping of row key to column heading.")
 
-    def cell(value: Any) -> str:
-        if value is None:
-            return "–"
-        if isinstance(value, float):
-            return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
-        return str(value)
-
     header = "| " + " | ".join(columns.values()) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(cell(row.get(key)) for key in columns) + " |" for row in rows]
+    body = ["| " + " | ".join(_text_cell(row.get(key)) for key in columns) + " |" for row in rows]
     return "\n".join([header, rule, *body])
 
 
