@@ -90,3 +90,22 @@ def test_an_executed_notebook_keeps_no_frozen_bar(tmp_path):
         str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", "")) for out in outputs
     )
     assert "done" in text and "%" not in text and "epochs" not in text
+
+
+def test_every_library_loop_draws_its_bar_through_progress_bar():
+    """A direct ``tqdm`` call leaves a bar frozen at 0 % in an executed notebook."""
+    from pathlib import Path
+
+    import lessons_lib
+
+    root = Path(lessons_lib.__file__).parent
+    direct = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "progress.py"
+        and any(
+            line.lstrip().startswith(("from tqdm", "import tqdm"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert direct == [], f"these modules call tqdm directly; use core.progress_bar: {direct}"

@@ -1,9 +1,9 @@
 """The one training loop of the course: ``train_loop`` and its ``History``.
 
 Every neural model (GANs, VAEs, feature classifiers) trains through :func:`train_loop`: it
-seeds, moves data and modules to the device, cuts shuffled mini-batches, shows a
-``tqdm.auto`` progress bar (switchable off), records a :class:`History` of per-epoch means,
-and can stop early on a validation metric, restoring the best weights. A model supplies only
+seeds, moves data and modules to the device, cuts shuffled mini-batches, shows a progress
+bar (``core.progress.progress_bar``, switchable off), records a :class:`History` of per-epoch
+means, and can stop early on a validation metric, restoring the best weights. A model supplies only
 its ``step``: one optimisation step on one batch, returning the numbers to log.
 
 Models that subclass :class:`~lessons_lib.core.base.GenerativeModule` are trained through it by
@@ -263,7 +263,7 @@ def train_loop(
     device : torch.device or str, optional
         Default ``get_device()``.
     progress : bool
-        Show a ``tqdm.auto`` progress bar over epochs.
+        Show a progress bar over epochs (``core.progress.progress_bar``).
     shuffle, drop_last : bool
         Shuffle the examples every epoch; drop the last incomplete batch.
     validate : callable, optional

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from lessons_lib.core.progress import progress_bar
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import (
     ArrayLike,
@@ -203,7 +203,7 @@ def _split_sweeps(lattice: _SplitLattice, run: _Sweeps) -> None:
     uniform = torch.empty_like(field)
     accept = torch.empty(field.shape, dtype=torch.bool, device=field.device)
     n_sites = 2 * lattice.black.shape[-1] * lattice.black.shape[-2]
-    for _ in tqdm(range(n_sweeps), desc="Gibbs sweeps", leave=False, disable=not progress):
+    for _ in progress_bar(range(n_sweeps), desc="Gibbs sweeps", enabled=bool(progress)):
         for colour in (0, 1):
             up_down, sides = lattice.neighbour_sums(colour)
             spins = lattice.sites(colour)
@@ -231,7 +231,7 @@ def _masked_sweeps(spins: torch.Tensor, run: _Sweeps) -> torch.Tensor:
     conditionals, couplings, h, n_sweeps, gen, trace, progress = run
     x = spins.to(torch.float32)
     masks = _periodic_colour_masks(x.shape[-2], x.shape[-1], x.device)
-    for _ in tqdm(range(n_sweeps), desc="Gibbs sweeps", leave=False, disable=not progress):
+    for _ in progress_bar(range(n_sweeps), desc="Gibbs sweeps", enabled=bool(progress)):
         for mask in masks:
             vertical = torch.roll(x, 1, -2) + torch.roll(x, -1, -2)
             horizontal = torch.roll(x, 1, -1) + torch.roll(x, -1, -1)

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from lessons_lib.core.progress import progress_bar
 from lessons_lib.core.random import make_generator
 from lessons_lib.core.validation import (
     ArrayLike,
@@ -335,7 +335,7 @@ def _potts_em(pixels: torch.Tensor, params: dict, shape: tuple[int, int], settin
     q = torch.softmax(scores, dim=0)
     z = scores.argmax(dim=0)
     energies, objective = [], []
-    for it in tqdm(range(max(em_iter, 1)), desc="Potts EM", leave=False, disable=not progress):
+    for it in progress_bar(range(max(em_iter, 1)), desc="Potts EM", enabled=bool(progress)):
         if it > 0:  # the colour model changed in the last M-step
             scores = _log_likelihoods(pixels, params).reshape(n_labels, *shape)
         if method == "mean-field":
