@@ -2094,6 +2094,14 @@ def _vae(c: dict[str, Entry]) -> None:
         seed=0,
         temperature=1.0,
     )
+    c["vae.model.VAE.decoder_means"] = entry(
+        Lazy(lambda: cached_vae().decoder_means),
+        {"n": Int(1), "labels": Int(0, 2), "seed": Seed(), "temperature": NONNEG},
+        n=6,
+        labels=1,
+        seed=0,
+        temperature=1.0,
+    )
     c["vae.model.VAE.reconstruct"] = entry(
         Lazy(lambda: cached_vae().reconstruct),
         {**xy, "seed": Seed()},
@@ -2192,6 +2200,9 @@ def _vae(c: dict[str, Entry]) -> None:
     )
     c["vae.linear.LinearGaussianVAE.sample"] = entry(
         Lazy(lambda: cached_linear_vae().sample), {"n": Int(1), "seed": Seed()}, n=4, seed=0
+    )
+    c["vae.linear.LinearGaussianVAE.decoder_means"] = entry(
+        Lazy(lambda: cached_linear_vae().decoder_means), {"n": Int(1), "seed": Seed()}, n=4, seed=0
     )
     c["vae.dequantize.dequantize"] = entry(
         vae.dequantize,

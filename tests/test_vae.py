@@ -351,15 +351,84 @@ def test_same_seed_same_numbers():
 
 def test_samples_mean_versus_noise():
     model = VAE((1, 8, 8), 2, hidden=16, seed=0)
-    mean = model.sample(50, seed=0)
-    drawn = model.sample(50, seed=0, noise=True)
+    mean = model.decoder_means(50, seed=0)
+    drawn = model.sample(50, seed=0)  # the default draws x ~ p(x | z)
     assert set(torch.unique(drawn).tolist()) <= {0.0, 1.0}
+    assert torch.equal(drawn, model.sample(50, seed=0, noise=True))
     assert len(torch.unique(mean)) > 50  # the mean is a grey probability image
-    assert torch.equal(model.sample(3, temperature=0.0), model.sample(3, temperature=0.0, seed=9))
+    assert torch.equal(mean, model.sample(50, seed=0, noise=False))
+    cold = model.decoder_means(3, temperature=0.0)
+    assert torch.equal(cold, model.decoder_means(3, temperature=0.0, seed=9))
+    assert torch.allclose(cold, cold[:1].expand_as(cold))  # tau = 0 decodes z = 0: one image
     gaussian = VAE((1, 8, 8), 2, "gaussian", hidden=16, seed=0)
-    noisy = gaussian.sample(20, seed=0, noise=True)
+    noisy = gaussian.sample(20, seed=0)
     assert 0 <= float(noisy.min()) and float(noisy.max()) <= 1
-    assert not torch.equal(noisy, gaussian.sample(20, seed=0))
+    assert not torch.equal(noisy, gaussian.decoder_means(20, seed=0))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("n_classes", [None, 3])
+def test_decoder_means_are_the_decoded_prior_draws_of_sample(likelihood, n_classes):
+    """decoder_means(n, seed=s) is sigmoid(decoder(z)) at sample's z: the old default."""
+    model = VAE((1, 8, 8), 3, likelihood, n_classes, hidden=16, seed=0)
+    labels = None if n_classes is None else torch.arange(6) % n_classes
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(4))
+    expected = model.decode(0.5 * z, labels)
+    got = model.decoder_means(6, seed=4, temperature=0.5)
+    assert torch.equal(got, expected)
+    # The draws are made around those means from the same z (the same generator goes on).
+    drawn = model.sample(6, seed=4, temperature=0.5)
+    if likelihood == "bernoulli":
+        assert set(torch.unique(drawn).tolist()) <= {0.0, 1.0}
+    else:
+        assert float((drawn - got).abs().max()) < 1.0 and not torch.equal(drawn, got)
+    # seed=None: both draw their seed from torch's global generator, in the same way.
+    torch.manual_seed(11)
+    first = model.decoder_means(6)
+    torch.manual_seed(11)
+    assert torch.equal(first, model.sample(6, noise=False))
+
+
+def test_bernoulli_samples_are_binary_with_the_means_as_frequencies():
+    model = VAE((1, 4, 4), 2, hidden=8, seed=1)
+    means = model.decoder_means(1, seed=0, temperature=0.0)  # z = 0 for every draw
+    draws = model.sample(20_000, seed=0, temperature=0.0)
+    assert set(torch.unique(draws).tolist()) == {0.0, 1.0}
+    torch.testing.assert_close(draws.mean(0, keepdim=True), means, atol=0.015, rtol=0)
+
+
+def test_linear_vae_samples_carry_the_noise_and_decoder_means_do_not():
+    model = LinearGaussianVAE(6, 2, seed=0)
+    with torch.no_grad():
+        model.log_sigma2.fill_(math.log(0.25))
+    means = model.decoder_means(4000, seed=3)
+    drawn = model.sample(4000, seed=3)  # the default draws x ~ N(W z + b, sigma^2 I)
+    assert torch.equal(means, model.sample(4000, seed=3, noise=False))
+    assert torch.linalg.matrix_rank(means - model.b.detach()) == 2  # means lie on a plane
+    # The draws' covariance is W W^T + sigma^2 I; the means' lacks the sigma^2 I.
+    W = model.W.detach()
+    torch.testing.assert_close(torch.cov(drawn.T), W @ W.T + 0.25 * torch.eye(6), atol=0.03, rtol=0)
+    torch.testing.assert_close(torch.cov(means.T), W @ W.T, atol=0.03, rtol=0)
+    with pytest.raises(ValueError, match="unconditional"):
+        model.decoder_means(3, labels=1)
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        model.decoder_means(0)
+
+
+def test_decoder_means_bad_input():
+    model = VAE((1, 8, 8), 2, hidden=16, seed=0)
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        model.decoder_means(0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.decoder_means(3, temperature=-1.0)
+    with pytest.raises(ValueError, match="seed"):
+        model.decoder_means(3, seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        model.decoder_means(3, seed=1.5)
+    with pytest.raises(TypeError):
+        model.decoder_means(3, noise=True)  # a mean has no noise: use sample()
+    with pytest.raises(ValueError, match="labels"):
+        VAE((1, 8, 8), 2, n_classes=3, hidden=16, seed=0).decoder_means(3, labels=5)
 
 
 def test_labels_are_honoured():
@@ -373,7 +442,7 @@ def test_labels_are_honoured():
     # sample(labels=c) decodes the prior draw with class c
     gen = torch.Generator().manual_seed(7)
     z7 = torch.randn(5, 2, generator=gen)
-    torch.testing.assert_close(model.sample(5, labels=2, seed=7), model.decode(z7, 2))
+    torch.testing.assert_close(model.decoder_means(5, labels=2, seed=7), model.decode(z7, 2))
     x = grey_images(3)
     assert not torch.allclose(model.elbo(x, 0, seed=0), model.elbo(x, 3, seed=0))
     # labels=None draws every class in turn
@@ -591,7 +660,8 @@ class TestExtremeInputRegressions:
         model = VAE((1, 8, 8), 2, hidden=16, seed=0)
         with pytest.raises(ValueError, match="temperature"):
             model.sample(4, seed=0, temperature=1e39)
-        assert torch.equal(model.sample(2, temperature=0.0), model.sample(2, temperature=0.0))
+        cold = model.decoder_means(2, temperature=0.0)
+        assert torch.equal(cold, model.decoder_means(2, temperature=0.0))
 
     def test_gaussian_kl_extreme_log_variances(self):
         mu = torch.zeros(1, 2, dtype=torch.float64)
@@ -734,6 +804,8 @@ class TestArgumentRegressions:
             (lambda m, x: m.sample(2, seed=True), TypeError, "seed"),
             (lambda m, x: m.sample(2, seed=1.0), TypeError, "seed"),
             (lambda m, x: m.sample(2, noise="yes"), TypeError, "noise"),
+            (lambda m, x: m.decoder_means(0), ValueError, "n"),
+            (lambda m, x: m.decoder_means(2, temperature=math.inf), TypeError, "temperature"),
             (lambda m, x: m.sample(2, temperature=math.inf), TypeError, "temperature"),
             (lambda m, x: m.log_likelihood(x, k=0), ValueError, "k"),
             (lambda m, x: m.log_likelihood(x, progress=1), TypeError, "progress"),
@@ -810,6 +882,7 @@ class TestSizeAndOverflowRegressions:
         ("call", "match"),
         [
             (lambda m, x: m.sample(10**20), r"\bn\b"),
+            (lambda m, x: m.decoder_means(10**20), r"\bn\b"),
             (lambda m, x: m.sample(2, labels=10**20), "labels"),
             (lambda m, x: m.elbo(x, n_samples=10**20), "n_samples"),
             (lambda m, x: m.log_likelihood(x, k=10**20), r"\bk\b"),

@@ -123,7 +123,7 @@ def _fix_mmap_threshold() -> bool:
 
     By default glibc raises the threshold (up to 32 MB) each time a mapped block is freed, so
     the many 1-30 MB temporaries of a metric or an importance-sampling loop then come from the
-    heap, where fragmentation keeps them resident: notebook 09 peaked between 1.1 and 2.9 GB
+    heap, where fragmentation keeps them resident: the VAE notebook peaked between 1.1 and 2.9 GB
     from run to run in the same cell. With a fixed threshold each such temporary goes back to
     the system when freed (measured: 1,061 → 828 MB peak for that cell's computation).
     """
@@ -146,7 +146,7 @@ def release_memory(*, collect: bool = False) -> bool:
 
     After training on tens of thousands of images, glibc keeps the freed blocks of torch's
     CPU tensors in per-thread heaps; later allocations cannot always reuse them, so a kernel's
-    resident memory climbs cell after cell (notebook 09 peaked at 2.8 GB, 1.5 GB with this
+    resident memory climbs cell after cell (the VAE notebook peaked at 2.8 GB, 1.5 GB with this
     called between cells). The training loop calls it before and after training. A no-op
     off glibc Linux, and on GPU memory (torch's caching allocator manages that).
 

@@ -233,16 +233,29 @@ class LinearGaussianVAE(ELBOModule):
     # -- generating ----------------------------------------------------------------------
 
     def sample(
-        self, n: int, labels: Any = None, seed: int | None = None, *, noise: bool = False
+        self, n: int, labels: Any = None, seed: int | None = None, *, noise: bool = True
     ) -> torch.Tensor:
-        """Draw n points: the decoder mean W z + b (default) or with the N(0, σ²I) noise.
+        """Draw n points from the model, shape (n, D): z ~ N(0, I), then x ~ N(W z + b, σ² I).
 
-        ``seed=None`` draws from a generator seeded by torch's global one.
+        ``noise=False`` gives the decoder means W z + b at the same z instead, exactly
+        :meth:`decoder_means`: they lie on the L-dimensional subspace, so they are not samples
+        of the D-dimensional Gaussian. ``seed=None`` draws from a generator seeded by torch's
+        global one.
         """
+        noise = check_bool(noise, "noise")
+        return self._generate(n, labels, seed, noise)
+
+    def decoder_means(self, n: int, labels: Any = None, seed: int | None = None) -> torch.Tensor:
+        """The decoder means W z + b at z ~ N(0, I), shape (n, D): the z of :meth:`sample`.
+
+        Not samples: the model adds N(0, σ² I) noise to each (see :meth:`sample`).
+        """
+        return self._generate(n, labels, seed, False)
+
+    def _generate(self, n: int, labels: Any, seed: int | None, noise: bool) -> torch.Tensor:
         n = check_count(n, "n")
         check_elements(n * self.data_dim, "n")
         check_seed(seed)
-        noise = check_bool(noise, "noise")
         if labels is not None:
             raise ValueError(_UNCONDITIONAL)
         gen = make_generator(seed, self.device)

@@ -56,9 +56,11 @@ class VAE(ELBOModule):
       with a learned per-pixel standard deviation :math:`s_i \ge` ``min_std`` (a *density*
       on real-valued pixels; the floor stops it from collapsing on pixels that are always 0).
 
-    The decoder's mean (:math:`\lambda(z)` or :math:`m(z)`, through a sigmoid, so in [0, 1])
-    is what :meth:`sample` returns by default. With ``n_classes`` the one-hot class is given to
-    both the encoder :math:`q(z \mid x, y)` and the decoder :math:`p(x \mid z, y)`.
+    :meth:`sample` draws images from the model (z from the prior, then x from the
+    likelihood); :meth:`decoder_means` gives the decoder's mean (:math:`\lambda(z)` or
+    :math:`m(z)`, through a sigmoid, so in [0, 1]) at the same z, which is not a sample.
+    With ``n_classes`` the one-hot class is given to both the encoder :math:`q(z \mid x, y)`
+    and the decoder :math:`p(x \mid z, y)`.
 
     Parameters
     ----------
@@ -255,10 +257,17 @@ class VAE(ELBOModule):
         labels: Any = None,
         seed: int | None = None,
         *,
-        noise: bool = False,
+        noise: bool = True,
         temperature: float = 1.0,
     ) -> torch.Tensor:
-        r"""Generate images: :math:`z \sim \mathcal N(0, \tau^2 I)`, then decode.
+        r"""Images drawn from the model: z ~ N(0, τ² I), then x ~ p(x | z).
+
+        A sample of a VAE is a draw from its likelihood, not the decoder's mean: for a
+        Bernoulli VAE it is a binary image, for a Gaussian VAE the mean plus pixel noise. The
+        mean :math:`E[x \mid z]` is a smoother, cleaner picture, but no image the model
+        generates looks like it (a grey probability map is not a binary digit), and statistics
+        of means (pixel histograms, distances to real images) are not those of the model. Use
+        :meth:`decoder_means` for the means at the same z.
 
         Parameters
         ----------
@@ -270,9 +279,9 @@ class VAE(ELBOModule):
             An integer gives the same images on the same device; None draws from a generator
             seeded by torch's global one (reproducible after ``torch.manual_seed``).
         noise : bool
-            False (default): the decoder's mean :math:`E[x \mid z]`, a clean image.
-            True: a draw :math:`x \sim p(x \mid z)` (binary pixels for Bernoulli; for the
-            Gaussian, mean plus pixel noise, clipped to [0, 1]).
+            True (default): a draw :math:`x \sim p(x \mid z)` (binary pixels for Bernoulli;
+            for the Gaussian, mean plus pixel noise, clipped to [0, 1]). False: the decoder's
+            mean, exactly :meth:`decoder_means` (kept for old code; prefer that method).
         temperature : float
             Scale τ of the prior draw (τ < 1: more typical, less varied images). τ = 1 is
             sampling the model; τ = 0 decodes z = 0, which is *one* image, not a sample.
@@ -280,11 +289,53 @@ class VAE(ELBOModule):
         Returns
         -------
         Tensor, shape (n, C, H, W), values in [0, 1]
+            The z are the same as :meth:`decoder_means` draws for the same ``seed``; the
+            pixel draws come after them from the same generator.
         """
+        noise = check_bool(noise, "noise")
+        return self._generate(n, labels, seed, noise, temperature)
+
+    def decoder_means(
+        self,
+        n: int,
+        labels: Any = None,
+        seed: int | None = None,
+        *,
+        temperature: float = 1.0,
+    ) -> torch.Tensor:
+        r"""The decoder's means :math:`E[x \mid z]` at :math:`z \sim \mathcal N(0, \tau^2 I)`.
+
+        These are **not samples** of the model: each is the average of the images the model
+        would generate from one z (for a Bernoulli VAE a grey map of ink probabilities, for a
+        Gaussian VAE the image without its pixel noise). They make clean pictures and are what
+        most papers show; :meth:`sample` draws the images themselves. The z are the ones
+        :meth:`sample` draws for the same ``seed``, so ``decoder_means(n, seed=s)`` are the
+        means behind ``sample(n, seed=s)``.
+
+        Parameters
+        ----------
+        n : int
+        labels : int or Tensor (n,), optional
+            Classes for a conditional model (default: every class in turn).
+        seed : int, optional
+            An integer gives the same images on the same device; None draws from a generator
+            seeded by torch's global one.
+        temperature : float
+            Scale τ of the prior draw; τ = 0 decodes z = 0, *one* image.
+
+        Returns
+        -------
+        Tensor, shape (n, C, H, W), values in [0, 1]
+        """
+        return self._generate(n, labels, seed, False, temperature)
+
+    def _generate(
+        self, n: int, labels: Any, seed: int | None, noise: bool, temperature: float
+    ) -> torch.Tensor:
+        """z from the scaled prior, then the decoder's mean or a draw of x (checked inputs)."""
         n = check_count(n, "n")
         check_elements(n * max(self.n_pixels, self.latent_dim), "n")
         check_seed(seed)
-        noise = check_bool(noise, "noise")
         temperature = check_positive(temperature, "temperature", strict=False)
         cond = self._onehot(self.sample_labels(n) if labels is None else labels, n)
         gen = make_generator(seed, self.device)

@@ -1,24 +1,32 @@
-"""Spread of notebook 09's claims that depend on training, over seeds and thread counts (full mode).
+"""Spread of the claims of notebooks 09_elbo and 10_vae, over seeds and thread counts (full mode).
 
-Each (seed, threads) trains, as notebook 09 does in full mode (same data, same settings, the
-seed in place of the notebook's 0 for the models and their training), the models its claims
+Each (seed, threads) trains, as the notebooks do in full mode (same data, same settings, the
+seed in place of the notebooks' 0 for the models and their training), the models their claims
 need, each once, and prints one line per part as it finishes:
 
-- ``ae``: the autoencoder of section 1 (beta = 0): its KL to the prior (the rate of section 12)
-  and its mean encoder std;
-- ``linear``: the linear VAEs of section 5: gap to the pPCA maximum (%), largest principal
-  angle, and the diagonal posterior's gap minus the full posterior's;
-- ``bern``: the Bernoulli VAE of sections 6-7 and 9: ELBO rise, the share of test digits whose
-  code z ~ q(z|x) has |z| < 1 and their mean |z|, the spread of samples, |decode(0) - E[x]|,
-  the IWAE bound for k = 1, 10, 100, 1000, and exercise 4's variety at tau = 0.3, 0.6, 1;
-- ``grey``: the Gaussian VAE of section 8: the largest corner std against the median std;
-- ``deq``: section 9's grey-level comparison: the Gaussian VAE's IWAE bound and the GMM's
-  exact log-density on the same dequantized test digits;
-- ``flat``: the 2-D latent of section 11: the aggregate posterior's second moments;
-- ``wide``: the 32-unit VAE of section 12: the number of active units (KL > 0.05 nats);
-- ``betas``: the beta sweep of section 12: rates and distortions.
+- ``ae``: the autoencoder of 10_vae section 1 (beta = 0): its KL to the prior (the rate of
+  section 8) and its mean encoder std;
+- ``linear``: the linear VAEs of 09_elbo section 5: gap to the pPCA maximum (%), largest
+  principal angle, and the diagonal posterior's gap minus the full posterior's;
+- ``iwae_exact``: 09_elbo section 6 and exercise 4: the IWAE bound of the untrained linear VAE
+  for k = 1, 10, 100, 1000 (the seed seeds the draws), the share of the ELBO's gap left at
+  k = 1000, L_1 - ELBO in standard errors, and the trained full-posterior VAE's largest
+  |L_1 - log p(x)|;
+- ``bern``: the Bernoulli VAE of 10_vae sections 2-3 and 5: ELBO rise, the share of test
+  digits whose code z ~ q(z|x) has |z| < 1 and their mean |z|, the spread of decoder means,
+  |decode(0) - E[x]|, the IWAE bound for k = 1, 10, 100, 1000, and exercise 1's variety at
+  tau = 0.3, 0.6, 1;
+- ``grey``: the Gaussian VAE of 10_vae section 4: the largest corner std against the median;
+- ``deq``: 10_vae section 5's grey-level comparison: the Gaussian VAE's IWAE bound and the
+  GMM's exact log-density on the same dequantized test digits;
+- ``flat``: the 2-D latent of 10_vae section 7: the aggregate posterior's second moments;
+- ``wide``: the 32-unit VAE of 10_vae section 8: the number of active units (KL > 0.05 nats);
+- ``betas``: the beta sweep of 10_vae section 8: rates and distortions;
+- ``by_hand``: 10_vae section 9: the VAE written by hand, its ELBO minus the library's on the
+  same batch and seed (weights copied from an untrained library VAE), and the rise of its
+  ELBO over 20 epochs of ``fit_model`` (the seed seeds its weights and the loop).
 
-Run: ``python benchmarks/spread_09_vae.py [part ...] [--seeds 0 1 ...] [--threads 1 2]`` (all
+Run: ``python benchmarks/spread_09_10_vae.py [part ...] [--seeds 0 1 ...] [--threads 1 2]`` (all
 parts, seeds 0-4 and threads 1 and 2 by default; about an hour on 2 quiet cores).
 """
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 from spread_runner import sweep_parts
 
-PARTS = ("ae", "linear", "bern", "grey", "deq", "flat", "wide", "betas")
+PARTS = ("ae", "linear", "iwae_exact", "bern", "grey", "deq", "flat", "wide", "betas", "by_hand")
 
 CHILD = r"""
 import json, math, sys, torch
@@ -35,6 +43,10 @@ seed = int(sys.argv[2])
 parts = sys.argv[3].split(",")
 import numpy as np
 from scipy.linalg import subspace_angles
+from torch import nn
+from torch.nn import functional as F
+from lessons_lib import seed_everything
+from lessons_lib.core import GenerativeModule, fit_model
 from lessons_lib.data import load_digits
 from lessons_lib.gmm import GaussianMixture
 from lessons_lib.vae import (
@@ -60,13 +72,16 @@ def part_ae():
     report("ae", kl=round(float(ae.kl_per_dimension(x_bin_test).sum()), 1),
            std=round(float((0.5 * logvar).exp().mean()), 4))
 
-def part_linear():
+def linear_data():
     gen = torch.Generator().manual_seed(0)
     D, L, N = 10, 2, 1000
     W_true = torch.randn(D, L, generator=gen) * torch.tensor([2.0, 1.0])
     b_true = torch.randn(D, generator=gen)
     X = torch.randn(N, L, generator=gen) @ W_true.T + b_true
-    X = X + 0.5 * torch.randn(N, D, generator=gen)
+    return X + 0.5 * torch.randn(N, D, generator=gen), D, L
+
+def part_linear():
+    X, D, L = linear_data()
     W_mle, b_mle, sigma2_mle = ppca_mle(X, L)
     exact_best = float(ppca_log_likelihood(X, W_mle, b_mle, sigma2_mle).mean())
     linear = LinearGaussianVAE(D, L, seed=seed)
@@ -84,6 +99,29 @@ def part_linear():
            max_angle=round(float(angles.max()), 4),
            diag_minus_full=round(gap_diag - (exact_linear - elbo_linear), 5))
 
+def part_iwae_exact():
+    # The notebook's untrained model (seed=1) and data are fixed; the seed seeds the draws.
+    X, D, L = linear_data()
+    untrained = LinearGaussianVAE(D, L, seed=1)
+    with torch.no_grad():
+        elbo = untrained.elbo(X)
+    exact = untrained.exact_log_likelihood(X)
+    iwae = {k: untrained.log_likelihood(X, k=k, seed=seed) for k in (1, 10, 100, 1000)}
+    one_draw = iwae[1] - elbo
+    stderr = one_draw.std() / math.sqrt(len(X))
+    gap_left = float((exact.mean() - iwae[1000].mean()) / (exact.mean() - elbo.mean()))
+    linear = LinearGaussianVAE(D, L, seed=0)
+    train_vae(linear, X, epochs=150, batch_size=100, lr=2e-2, seed=0, device=device,
+              progress=False)
+    trained_err = float((linear.log_likelihood(X, k=1, seed=seed)
+                         - linear.exact_log_likelihood(X)).abs().max())
+    report("iwae_exact", elbo=round(float(elbo.mean()), 3), exact=round(float(exact.mean()), 3),
+           iwae=[round(float(v.mean()), 3) for v in iwae.values()],
+           gap_left_percent=round(100 * gap_left, 2),
+           l1_minus_elbo_stderr=round(float(one_draw.mean() / stderr), 2),
+           untrained_err=round(float((iwae[1] - exact).abs().max()), 3),
+           trained_err=round(trained_err, 5))
+
 def part_bern():
     bern = VAE((1, 8, 8), latent_dim=8, likelihood="bernoulli", seed=seed)
     hist = train_vae(bern, x_bin, seed=seed, device=device, progress=False)
@@ -91,7 +129,7 @@ def part_bern():
     eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))
     code_norms = (mu + (0.5 * logvar).exp() * eps).norm(dim=1)
     zero_image = bern.decode(torch.zeros(1, 8))
-    many = bern.sample(2000, seed=2)
+    many = bern.decoder_means(2000, seed=2)
     spread = float(torch.cdist(many[:200].flatten(1), many[:200].flatten(1)).mean())
     distance = float((zero_image - many.mean(0, keepdim=True)).norm())
     iwae = [
@@ -102,13 +140,13 @@ def part_bern():
         elbo = float(bern.elbo(x_bin_test, n_samples=100, seed=0).mean())
     variety = []
     for tau in (0.3, 0.6, 1.0):
-        images = bern.sample(300, seed=5, temperature=tau).flatten(1)
+        images = bern.decoder_means(300, seed=5, temperature=tau).flatten(1)
         variety.append(round(float(torch.cdist(images, images).mean()), 3))
     report("bern", elbo_rise=round(hist["elbo"][-1] - hist["elbo"][0], 2),
            below_1=round(float((code_norms < 1).float().mean()), 4),
            mean_norm=round(float(code_norms.mean()), 3), spread=round(spread, 3),
            distance=round(distance, 3), elbo=round(elbo, 3), iwae=iwae, variety=variety,
-           unique_means=len(torch.unique(bern.sample(16, seed=1))))
+           unique_means=len(torch.unique(bern.decoder_means(16, seed=1))))
 
 def part_grey():
     grey = VAE((1, 8, 8), latent_dim=8, likelihood="gaussian", seed=seed)
@@ -157,6 +195,64 @@ def part_betas():
         rates.append(round(float(kl.mean()), 2))
         distortions.append(round(float(-recon.mean()), 2))
     report("betas", rates=rates, distortions=distortions)
+
+class Encoder(nn.Module):
+    def __init__(self, n_pixels=64, hidden=256, latent_dim=8):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(n_pixels, hidden), nn.SiLU(),
+            nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2 * latent_dim))
+
+    def forward(self, x):
+        return self.net(x).chunk(2, dim=1)
+
+class Decoder(nn.Module):
+    def __init__(self, latent_dim=8, hidden=256, shape=(1, 8, 8)):
+        super().__init__()
+        self.shape = shape
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, math.prod(shape)))
+
+    def forward(self, z):
+        return self.net(z).view(-1, *self.shape)
+
+def elbo_by_hand(encoder, decoder, x):
+    mu, logvar = encoder(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    logits = decoder(z)
+    log_px = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    return log_px - 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1)
+
+class ByHandVAE(GenerativeModule):
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.decoder = Encoder(), Decoder()
+
+    def loss(self, batch):
+        elbo = elbo_by_hand(self.encoder, self.decoder, batch[0]).mean()
+        return {"loss": -elbo, "elbo": elbo.detach()}
+
+    def sample(self, n, labels=None, seed=None):
+        raise NotImplementedError
+
+def part_by_hand():
+    library = VAE((1, 8, 8), latent_dim=8, likelihood="bernoulli", seed=seed)
+    encoder, decoder = Encoder(), Decoder()
+    with torch.no_grad():
+        for mine, theirs in ((encoder, library.encoder), (decoder, library.decoder)):
+            for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
+                a.copy_(b)
+        torch.manual_seed(seed)
+        theirs = float(library.loss([x_bin_test[:128]])["elbo"])
+        torch.manual_seed(seed)
+        mine = float(elbo_by_hand(encoder, decoder, x_bin_test[:128]).mean())
+    seed_everything(seed)
+    model = ByHandVAE()
+    hist = fit_model(model, x_bin, epochs=20, batch_size=128, seed=seed, device=device,
+                     progress=False)
+    report("by_hand", match_diff=mine - theirs, first=round(hist["elbo"][0], 2),
+           last=round(hist["elbo"][-1], 2), rise=round(hist["elbo"][-1] - hist["elbo"][0], 2))
 
 for name in parts:
     globals()[f"part_{name}"]()

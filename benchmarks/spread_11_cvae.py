@@ -1,6 +1,6 @@
-"""Spread of notebook 10's claims that depend on training, over seeds and thread counts (full mode).
+"""Spread of the claims of notebook 11_conditional_vae, over seeds and thread counts (full mode).
 
-Each (seed, threads) trains, as notebook 10 does in full mode (same data, same settings, the
+Each (seed, threads) trains, as notebook 11 does in full mode (same data, same settings, the
 seed in place of the notebook's 0 for the models, their training and the GMM fits), the models
 its claims need, each once, and prints one line per part as it finishes:
 
@@ -13,7 +13,7 @@ its claims need, each once, and prints one line per part as it finishes:
 - ``augment``: section 5: train/test ELBO gaps of a Gaussian VAE trained with and without
   augmentation, with the same number of steps.
 
-Run: ``python benchmarks/spread_10_cvae.py [part ...] [--seeds 0 1 ...] [--threads 1 2]`` (all
+Run: ``python benchmarks/spread_11_cvae.py [part ...] [--seeds 0 1 ...] [--threads 1 2]`` (all
 parts, seeds 0-4 and threads 1 and 2 by default).
 """
 
@@ -54,8 +54,8 @@ if need_cvae:
 
 def part_cvae():
     wanted = torch.arange(10).repeat_interleave(200)
-    samples = cvae.sample(len(wanted), wanted, seed=1)
-    drawn = cvae.sample(len(wanted), wanted, seed=1, noise=True)
+    samples = cvae.decoder_means(len(wanted), wanted, seed=1)
+    drawn = cvae.sample(len(wanted), wanted, seed=1)
     acc_mean = class_accuracy(samples, wanted, "digits", device=device)
     acc_drawn = class_accuracy(drawn, wanted, "digits", device=device)
 
@@ -69,7 +69,7 @@ def part_cvae():
     real_p = spread(x_test, y_test, "pixels")
     samples_p = (spread(samples, wanted, "pixels") / real_p).mean()
     recon_p = (spread(cvae.reconstruct(x_test, y_test), y_test, "pixels") / real_p).mean()
-    widget = cvae.sample(16, 7, seed=0, temperature=1.0, noise=False)
+    widget = cvae.decoder_means(16, 7, seed=0, temperature=1.0)
     agree = (classify(widget, "digits", device) == 7).float().mean()
     many_sources, many_labels = x_test[:100], y_test[:100]
     style, _ = cvae.encode(many_sources, many_labels)
@@ -81,7 +81,7 @@ def part_cvae():
     subset, subset_labels = x_test[:100], y_test[:100]
     log_lik = torch.stack([cvae.log_likelihood(subset, c, k=100, seed=0) for c in range(10)], 1)
     bayes = (log_lik.argmax(1) == subset_labels).float().mean()
-    cold = cvae.sample(len(wanted), wanted, seed=1, temperature=0.5)
+    cold = cvae.decoder_means(len(wanted), wanted, seed=1, temperature=0.5)
     cold_acc = class_accuracy(cold, wanted, "digits", device=device)
     cold_ratio = (spread(cold, wanted, "features") / samples_f).mean()
     report("cvae", acc_mean=r(acc_mean), acc_drawn=r(acc_drawn),

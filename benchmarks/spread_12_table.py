@@ -1,14 +1,14 @@
-"""Spread of notebook 11's comparison (sections 1-3) over seeds and thread counts (full mode).
+"""Spread of 12_comparing_models's comparison (sections 1-3) over seeds and threads (full mode).
 
-Fits every model of notebook 11 exactly as the notebook does (same data, settings and budgets),
+Fits every model of notebook 12 exactly as the notebook does (same data, settings and budgets),
 with every model seed set to ``seed``, for seeds 0..4 and 1 and 2 threads, and prints one JSON
 line per run: each model's test bits/dim, Fréchet distance, precision, recall, class accuracy
 and nearest-train distance, and the image tasks' error rates. The notebook's asserts take their
 thresholds from these lines (``benchmarks/README.md``, "Spread of claims").
 
-    python benchmarks/spread_11_table.py              # 10 runs, about 40 minutes on 2 cores
-    python benchmarks/spread_11_table.py 0 1          # only seeds 0 and 1
-    THREADS=2 python benchmarks/spread_11_table.py    # only 2 threads
+    python benchmarks/spread_12_table.py              # 10 runs, about 40 minutes on 2 cores
+    python benchmarks/spread_12_table.py 0 1          # only seeds 0 and 1
+    THREADS=2 python benchmarks/spread_12_table.py    # only 2 threads
 """
 
 from __future__ import annotations
@@ -62,17 +62,17 @@ row("mfa", as_images(mfa.sample(1000, seed=seed)[0]), bits=bpd(mfa.score_samples
 vae = VAE((1, 8, 8), latent_dim=8, likelihood="gaussian", seed=seed)
 train_vae(vae, y_deq_train, epochs=None, seed=seed, device=dev, progress=False)
 vae_bits = bpd(vae.log_likelihood(y_deq_test, k=1000, seed=seed))
-row("vae_drawn", vae.sample(1000, seed=seed, noise=True).clamp(0, 1).cpu(), bits=vae_bits)
-row("vae_mean", vae.sample(1000, seed=seed).cpu(), bits=vae_bits)
+row("vae_drawn", vae.sample(1000, seed=seed).clamp(0, 1).cpu(), bits=vae_bits)
+row("vae_mean", vae.decoder_means(1000, seed=seed).cpu(), bits=vae_bits)
 gan_u = GAN((1, 8, 8), latent_dim=32, arch="dcgan", seed=seed)
 train_gan(gan_u, x_train, epochs=None, seed=seed, device=dev, progress=False)
 gan_u.eval()
 row("dcgan", gan_u.sample(1000, seed=seed).cpu())
 cvae = VAE((1, 8, 8), latent_dim=8, likelihood="gaussian", n_classes=10, seed=seed)
 train_vae(cvae, x_train, labels=y_train, epochs=None, seed=seed, device=dev, progress=False)
-drawn = cvae.sample(1000, labels=balanced, seed=seed, noise=True).clamp(0, 1).cpu()
+drawn = cvae.sample(1000, labels=balanced, seed=seed).clamp(0, 1).cpu()
 row("cvae_drawn", drawn, balanced)
-row("cvae_mean", cvae.sample(1000, labels=balanced, seed=seed).cpu(), balanced)
+row("cvae_mean", cvae.decoder_means(1000, labels=balanced, seed=seed).cpu(), balanced)
 gan_c = GAN((1, 8, 8), latent_dim=32, n_classes=10, arch="dcgan", seed=seed)
 train_gan(gan_c, x_train, labels=y_train, epochs=None, seed=seed, device=dev, progress=False)
 gan_c.eval()
