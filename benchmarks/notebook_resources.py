@@ -34,6 +34,7 @@ import re
 import shutil
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -131,6 +132,39 @@ def write_readme(text: str) -> None:
     os.replace(tmp, README)
 
 
+def run_time_line(row: dict, first_run: bool) -> str:
+    """The sentence at the top of a notebook that states its measured cost."""
+    minutes = f" ({row['seconds'] / 60:.1f} min)" if row["seconds"] >= 90 else ""
+    how = "a learner's first run" if first_run else "a run with a warm data folder"
+    return (
+        f"**Measured run time** (full mode, {how} on a 2-core CPU, "
+        f"{time.strftime('%Y-%m-%d')}, `benchmarks/notebook_resources.py`): "
+        f"{row['seconds']:.0f} s{minutes}; peak kernel memory {row['peak_mb']:,} MB."
+    )
+
+
+def stamp_notebook(path: Path, row: dict, first_run: bool) -> None:
+    """Write the measured run time into the notebook's opening cell, replacing the paragraph
+    that stated it before (``**Measured run time**`` or ``*Run time``), or else placing it
+    before "What you will be able to do"."""
+    nb = nbformat.read(path, as_version=4)
+    cell = nb.cells[0]
+    paragraphs = cell.source.split("\n\n")
+    line = textwrap.fill(run_time_line(row, first_run), width=96, break_on_hyphens=False)
+    old = [
+        i for i, p in enumerate(paragraphs) if p.startswith(("**Measured run time**", "*Run time"))
+    ]
+    if old:
+        paragraphs[old[0]] = line
+    else:
+        goals = [i for i, p in enumerate(paragraphs) if p.startswith("**What you will be able")]
+        paragraphs.insert(goals[0] if goals else len(paragraphs), line)
+    cell.source = "\n\n".join(paragraphs)
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass
@@ -208,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(table(rows, context))
     if not args.no_readme:
+        existing = {path.stem for path in NOTEBOOKS.glob("*.ipynb")}  # renamed ones drop out
         merged = previous_rows() | {row["notebook"]: row for row in rows}
-        write_readme(table([merged[name] for name in sorted(merged)], context))
+        write_readme(table([merged[name] for name in sorted(merged) if name in existing], context))
+        for row in rows:
+            stamp_notebook(NOTEBOOKS / f"{row['notebook']}.ipynb", row, args.first_run)
     over = [
         r["notebook"]
         for r in rows
