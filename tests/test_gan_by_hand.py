@@ -1,4 +1,4 @@
-"""The GAN step written by hand, as notebook 07 writes it, is the library's step bit for bit.
+"""The GAN step written by hand, as notebooks 07 and 08 write it, is the library's, bit for bit.
 
 Notebook 07 (section 2) writes both players' losses from logits, one alternating update with
 ``zero_grad`` / ``backward`` / ``step``, the loop that ``train_gan`` runs, and a ``GAN``
@@ -139,3 +139,52 @@ def test_the_naive_log_sigmoid_fails_where_softplus_does_not():
     (naive,) = torch.autograd.grad(torch.log(torch.sigmoid(logit)).sum(), logit)
     (stable,) = torch.autograd.grad((-F.softplus(-logit)).sum(), logit)
     assert torch.isnan(naive).all() and stable.item() == 1.0
+
+
+# Notebook 08 (section 2) writes where the class enters a conditional DCGAN: G reads [z, e_y],
+# the projection logit is w·φ(x) + b + v_y·φ(x), and each fake gets its real neighbour's class.
+
+
+def _conditional_losses(model: GAN, real: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+    generator, discriminator = model.generator, model.discriminator
+    fake = torch.sigmoid(
+        generator.body(torch.cat([z, generator.embed(y)], 1)).reshape(len(z), *model.data_shape)
+    )
+
+    def logits(x):
+        h = discriminator.stem(x)
+        if discriminator.spread is not None:  # the class-wise minibatch spread
+            h = discriminator.spread(h, y)
+        phi = discriminator.trunk(h)
+        return discriminator.head(phi).squeeze(1) + (discriminator.project(y) * phi).sum(1)
+
+    d_loss = F.softplus(-logits(real)).mean() + F.softplus(logits(fake.detach())).mean()
+    return d_loss, F.softplus(-logits(fake)).mean()
+
+
+@pytest.mark.parametrize("minibatch_std", [True, False])
+def test_conditional_losses_by_hand_equal_the_library_loss(minibatch_std):
+    torch.manual_seed(3)
+    real = torch.rand(32, 1, 8, 8)
+    y = torch.randint(0, 10, (32,))
+    model = GAN((1, 8, 8), latent_dim=8, n_classes=10, arch="dcgan", seed=0,
+                minibatch_std=minibatch_std)  # fmt: skip
+    with torch.no_grad():  # a trained-looking projection, so the class term is not zero
+        model.discriminator.project.weight.normal_(0.0, 0.1)
+    mine, library = copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(7)
+    d_mine, g_mine = _conditional_losses(mine, real, y, torch.randn(32, 8))
+    torch.manual_seed(7)
+    out = library.loss([real, y])
+    assert torch.equal(d_mine, out["d_loss"]) and torch.equal(g_mine, out["g_loss"])
+    for net in ("discriminator", "generator"):
+        loss_mine, loss_lib = (d_mine, out["d_loss"]) if net == "discriminator" else (
+            g_mine, out["g_loss"])  # fmt: skip
+        mine_grads = torch.autograd.grad(loss_mine, list(getattr(mine, net).parameters()),
+                                         retain_graph=True)  # fmt: skip
+        lib_grads = torch.autograd.grad(loss_lib, list(getattr(library, net).parameters()),
+                                        retain_graph=True, allow_unused=True)  # fmt: skip
+        assert all(torch.equal(a, b) for a, b in zip(mine_grads, lib_grads))
+    torch.manual_seed(7)
+    step = model.training_step([real, y], model.configure_optimizers())
+    assert step["d_loss"] == d_mine.item()
