@@ -13,6 +13,7 @@ Run from the repository root::
     python benchmarks/notebook_resources.py 07 09           # only these (prefixes; the
                                                             # table keeps the other rows)
     python benchmarks/notebook_resources.py --first-run     # as on a new Binder or Colab
+    python benchmarks/notebook_resources.py 08b --keep build/measured   # and keep the outputs
 
 ``--first-run`` is a learner's first run on a machine without Debian's data: an empty
 ``LESSONS_DATA_DIR`` (feature networks are trained, datasets fetched), Debian's folder hidden
@@ -69,8 +70,11 @@ def _peak_from(cell: nbformat.NotebookNode) -> int:
     raise RuntimeError(f"the memory cell printed nothing usable: {cell.get('outputs')}")
 
 
-def measure(path: Path, timeout: int = 1800) -> dict:
-    """Execute one notebook in a fresh kernel; its wall time (s) and peak memory (MB)."""
+def measure(path: Path, timeout: int = 1800, keep: Path | None = None) -> dict:
+    """Execute one notebook in a fresh kernel; its wall time (s) and peak memory (MB).
+
+    With ``keep``, the executed copy (outputs and figures, without the memory cell) is written
+    there under the notebook's name, to look at its figures as a learner would."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
     client = NotebookClient(
@@ -84,6 +88,10 @@ def measure(path: Path, timeout: int = 1800) -> dict:
         return {"notebook": path.stem, "seconds": float("nan"), "peak_mb": -1, "failed": True}
     seconds = time.perf_counter() - start
     peak_mb = _peak_from(nb.cells[-1]) / 2**20
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        nb.cells.pop()  # the memory cell is ours, not the notebook's
+        nbformat.write(nb, keep / path.name)
     printed = "".join(
         output.get("text", "") for cell in nb.cells for output in cell.get("outputs", [])
     )
@@ -207,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="notebook name prefixes (default: all)")
     parser.add_argument("--first-run", action="store_true", help="a learner's first run")
     parser.add_argument("--no-readme", action="store_true", help="print only")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="also write the executed notebooks to DIR"
+    )
     args = parser.parse_args(argv)
 
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -218,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with first_run_environment() if args.first_run else contextlib.nullcontext():
         for path in paths:
-            row = measure(path)
+            row = measure(path, keep=args.keep)
             print(f"{row['notebook']}: {row['seconds']:.0f} s, {row['peak_mb']:,} MB", flush=True)
             rows.append(row)
     import torch
