@@ -74,10 +74,13 @@ class PatchPrior:
             setattr(self, name, getattr(self, name).to(device))
         return self
 
-    def _projections(self, centred: torch.Tensor) -> torch.Tensor:
-        # (K, B, D): each patch's offset from each component's mean, in its eigenbasis
-        offsets = centred[None] - self.means[:, None]
-        return torch.einsum("kde,kbd->kbe", self.eigenvectors, offsets)
+    def _whitened(self, centred: torch.Tensor, variances: torch.Tensor) -> torch.Tensor:
+        # (K, B, D): (z - μ_k) U_k diag(v_k)^(-1/2), each patch's offset from each mean in the
+        # whitened eigenbasis, as one batched matmul (z W_k - μ_k W_k) that never forms the
+        # (K, B, D) offsets; its squared norm is the Mahalanobis distance.
+        scaled = self.eigenvectors * variances.rsqrt()  # (K, D, D): column e divided by √v_ke
+        mean_coordinates = torch.einsum("kd,kde->ke", self.means, scaled)
+        return torch.matmul(centred, scaled).sub_(mean_coordinates[:, None])
 
     def component_log_likelihoods(self, patches: torch.Tensor, noise_var: float) -> torch.Tensor:
         """``log π_k + log N(z - mean(z); μ_k, Σ_k + σ² I)`` for every patch and component.
@@ -94,7 +97,7 @@ class PatchPrior:
         """
         variances = self.eigenvalues[:, None] + noise_var  # (K, 1, D)
         centred = patches - patches.mean(dim=1, keepdim=True)
-        squared = (self._projections(centred) ** 2 / variances).sum(dim=2)  # (K, B)
+        squared = self._whitened(centred, variances).square_().sum(dim=2)  # (K, B)
         log_det = variances.log().sum(dim=2)  # (K, 1)
         dims = patches.shape[1]
         return self.log_weights[:, None] - 0.5 * (squared + log_det + dims * math.log(2 * math.pi))
@@ -134,11 +137,16 @@ class PatchPrior:
         dc = patches.mean(dim=1, keepdim=True)
         centred = patches - dc
         best = self.component_log_likelihoods(patches, noise_var).argmax(dim=0)  # (B,)
-        offsets = centred - self.means[best]
-        basis = self.eigenvectors[best]  # (B, D, D)
-        shrink = self.eigenvalues[best] / (self.eigenvalues[best] + noise_var)  # (B, D)
-        coefficients = torch.einsum("bde,bd->be", basis, offsets) * shrink
-        return dc + self.means[best] + torch.einsum("bde,be->bd", basis, coefficients)
+        restored = torch.empty_like(centred)
+        # One matmul per component over its patches: gathering a (D, D) basis per patch would
+        # move B × D² floats.
+        for k in best.unique().tolist():
+            rows = (best == k).nonzero().squeeze(1)
+            basis = self.eigenvectors[k]  # (D, D), columns the eigenvectors
+            shrink = self.eigenvalues[k] / (self.eigenvalues[k] + noise_var)  # (D,)
+            coefficients = ((centred[rows] - self.means[k]) @ basis) * shrink
+            restored[rows] = self.means[k] + coefficients @ basis.T
+        return dc + restored
 
     def _checked(self, patches: torch.Tensor) -> torch.Tensor:
         check_array(patches, "patches", shape=(None, self.size * self.size), kinds="f")
