@@ -44,6 +44,8 @@ class PatchPrior:
     eigenvalues : Tensor (K, p²), eigenvectors : Tensor (K, p², p²)
         Of each component's covariance, clipped below at ``1e-8`` (mean removal makes the
         covariances singular along the constant patch).
+    mixture : GaussianMixture
+        The fitted mixture itself (its ``history_``, ``sample``, ``score``).
     """
 
     def __init__(self, mixture: GaussianMixture, size: int) -> None:
@@ -59,6 +61,7 @@ class PatchPrior:
         covariances = torch.as_tensor(mixture.covariances_, dtype=torch.float64)
         eigenvalues, eigenvectors = torch.linalg.eigh(covariances)
         self.size = size
+        self.mixture = mixture
         self.log_weights = torch.as_tensor(mixture.weights_, dtype=torch.float64).log()
         self.means = means
         self.eigenvalues = eigenvalues.clamp_min(1e-8)
