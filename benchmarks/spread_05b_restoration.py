@@ -110,7 +110,7 @@ out["k1_psnr"] = round(image_scores(linear, truth)["psnr"], 2)
 last = epll_restore(torch.as_tensor(noisy_25), prior, sigma, betas=[32 / sigma**2])
 out["last_only"] = [round(image_scores(last, truth)["psnr"], 2),
                     bool(epll_objective(last, y25, prior, sigma) < f[EPLL])]
-colour = load_photo("flower", downscale=2)[:212, :320][110:206, 200:296].astype(np.float64)
+colour = load_photo("flower", downscale=2)[:212, :320][50:146, 110:206].astype(np.float64)
 noisy_c = colour + sigma * np.random.default_rng(SEED).standard_normal(colour.shape)
 restored = np.stack([epll_restore(torch.as_tensor(noisy_c[..., c]), prior, sigma).numpy()
                      for c in range(3)], axis=-1)
