@@ -18,6 +18,7 @@ from lessons_lib.restoration.baselines import denoising_baselines, image_scores
 from lessons_lib.restoration.epll import epll_restore
 from lessons_lib.restoration.patch_prior import PatchPrior
 
+
 def restoration_row(
     method: str, image: ArrayLike, truth: ArrayLike, setting: str = "", seconds: float = 0.0
 ) -> dict[str, Any]:
